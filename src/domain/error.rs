@@ -1,0 +1,38 @@
+//! The domain's one error type. Only `http::error` maps it to status codes.
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Credentials missing or wrong; the edge answers 401 with a challenge.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Too many failed attempts; retry after the given seconds.
+    #[error("too many failed attempts; retry later")]
+    RateLimited(u64),
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// Details are logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Error::Unavailable,
+            StoreError::Conflict => Error::Conflict("already exists".into()),
+            StoreError::Database(d) => Error::Internal(d.to_string()),
+        }
+    }
+}

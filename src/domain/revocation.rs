@@ -1,0 +1,90 @@
+//! RFC 7009 revocation of refresh tokens (the whole family and everything created under it) and
+//! of access tokens (their `jti`, kept until the token's own expiry).
+
+use crate::oauth::client_auth::KnownClient;
+use crate::oauth::{OAuthError, BUILTIN_PUBLIC_CLIENT};
+use crate::state::AppState;
+use crate::store::{clients, refresh_tokens, revoked_access_tokens};
+use crate::tokens::jwt::{verify_access_token, VerifyContext};
+use crate::tokens::secret::{Secret, SecretKind};
+
+/// Revokes `token` if it is a live tessera token the requester may revoke. Unknown, expired,
+/// already revoked or garbage tokens are fine (RFC 7009 §2.2): the endpoint leaks nothing.
+/// `client` is the authenticated (or public, by id) client, if any.
+pub async fn revoke(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+    // The hint only orders the lookup (§2.1); both kinds are tried whatever it says, and the
+    // prefix tells them apart without a lookup.
+    if token.starts_with("tsr_") {
+        revoke_refresh(state, token, client).await
+    } else if token.matches('.').count() == 2 {
+        revoke_access(state, token, client).await
+    } else {
+        Ok(())
+    }
+}
+
+async fn revoke_refresh(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+    let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
+        return Ok(());
+    };
+    let Some(row) = refresh_tokens::find_by_hash(&state.db, &secret.hash()).await? else {
+        return Ok(());
+    };
+    if let Some(bound) = &row.client_id {
+        match client {
+            Some(c) if c.id == *bound => {}
+            Some(_) => {
+                return Err(OAuthError::unauthorized_client("this token was issued to another client"))
+            }
+            None => {
+                // Bound to a public client: presenting it is proof enough. Bound to a
+                // confidential client: that client must authenticate.
+                let public = clients::find(&state.db, bound).await?.is_some_and(|c| c.is_public);
+                if !public {
+                    return Err(OAuthError::invalid_client(
+                        "this token belongs to a confidential client; authenticate as it",
+                    ));
+                }
+            }
+        }
+    }
+    // Personal and album tokens belong to no client: their holder may revoke them.
+    let actor = client.map(|c| format!("client:{}", c.id)).unwrap_or_else(|| "holder".into());
+    crate::domain::management::revoke_family(state, &actor, &row.family_id)
+        .await
+        .map_err(OAuthError::from)
+}
+
+async fn revoke_access(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+    let now = state.clock.now();
+    let keys = state.keys();
+    let Ok(claims) = verify_access_token(
+        token,
+        &VerifyContext {
+            keys: &keys,
+            issuer: &state.settings.issuer,
+            audience: &state.settings.audience,
+            now,
+            key_grace: state.key_grace(),
+        },
+    ) else {
+        return Ok(());
+    };
+    match client {
+        Some(c) if c.id == claims.client_id => {}
+        Some(_) => return Err(OAuthError::unauthorized_client("this token was issued to another client")),
+        None if claims.client_id == BUILTIN_PUBLIC_CLIENT => {}
+        None => {
+            let public = clients::find(&state.db, &claims.client_id).await?.is_some_and(|c| c.is_public);
+            if !public {
+                return Err(OAuthError::invalid_client(
+                    "this token belongs to a confidential client; authenticate as it",
+                ));
+            }
+        }
+    }
+    let exp = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+    revoked_access_tokens::insert(&state.db, &claims.jti, exp, now).await?;
+    state.metrics.revoked(1);
+    Ok(())
+}

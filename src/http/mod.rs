@@ -1,0 +1,214 @@
+//! The warp edge: routes (filters that only route and extract), handlers, the oxide-auth
+//! frontend adapter, and the JSON error mapping.
+
+mod api;
+pub mod error;
+pub mod form;
+mod meta;
+mod oauth_routes;
+pub mod oxide_frontend;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use warp::http::HeaderMap;
+use warp::reply::Response;
+use warp::{Buf, Filter, Rejection};
+
+use crate::state::AppState;
+use error::BodyRejection;
+
+/// What a handler needs of a request besides its path.
+pub struct Incoming {
+    pub headers: HeaderMap,
+    pub remote: Option<SocketAddr>,
+    pub body: Bytes,
+    pub query: String,
+    started: Instant,
+}
+
+impl Incoming {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// The source address used as a rate-limiting key.
+    pub fn source(&self) -> String {
+        self.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// Records the request in the metrics and returns the response.
+pub fn finish(state: &AppState, route: &'static str, inc: &Incoming, r: Response) -> Response {
+    state.metrics.observe(route, r.status().as_u16(), inc.started.elapsed().as_secs_f64());
+    r
+}
+
+fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// Reads the body up to `max` bytes (also when no Content-Length is sent), plus headers, peer
+/// address and raw query.
+fn incoming(max: u64) -> impl Filter<Extract = (Incoming,), Error = Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::addr::remote())
+        .and(
+            warp::query::raw()
+                .or(warp::any().map(String::new))
+                .unify(),
+        )
+        .and(warp::body::stream())
+        .and_then(move |headers: HeaderMap, remote: Option<SocketAddr>, query: String, body| async move {
+            let started = Instant::now();
+            let declared = headers
+                .get(warp::http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max) {
+                return Err(warp::reject::custom(BodyRejection::TooLarge(max)));
+            }
+            let body = collect_limited(body, max).await?;
+            Ok::<_, Rejection>(Incoming { headers, remote, body, query, started })
+        })
+}
+
+async fn collect_limited<S, B>(body: S, max: u64) -> Result<Bytes, Rejection>
+where
+    S: futures::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut body = Box::pin(body);
+    let mut buf = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| warp::reject::custom(BodyRejection::Unreadable))?;
+        if (buf.len() + chunk.remaining()) as u64 > max {
+            return Err(warp::reject::custom(BodyRejection::TooLarge(max)));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            let n = part.len();
+            buf.extend_from_slice(part);
+            chunk.advance(n);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Every route of tessera, with the rejection handler.
+pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+    let max = state.settings.max_body_bytes;
+    let s = move || with_state(state.clone());
+    let inc = move || incoming(max);
+
+    // GET /healthz
+    let healthz = warp::path!("healthz").and(warp::get()).and(s()).and(inc()).then(meta::healthz);
+    // GET /readyz
+    let readyz = warp::path!("readyz").and(warp::get()).and(s()).and(inc()).then(meta::readyz);
+    // GET /.well-known/oauth-authorization-server
+    let metadata = warp::path!(".well-known" / "oauth-authorization-server")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(meta::metadata);
+    // GET /.well-known/jwks.json
+    let jwks = warp::path!(".well-known" / "jwks.json").and(warp::get()).and(s()).and(inc()).then(meta::jwks);
+    // GET /metrics
+    let metrics = warp::path!("metrics").and(warp::get()).and(s()).and(inc()).then(meta::metrics);
+    // POST /oauth/token
+    let token = warp::path!("oauth" / "token").and(warp::post()).and(s()).and(inc()).then(oauth_routes::token);
+    // POST /oauth/revoke
+    let revoke = warp::path!("oauth" / "revoke").and(warp::post()).and(s()).and(inc()).then(oauth_routes::revoke);
+    // POST /oauth/introspect
+    let introspect = warp::path!("oauth" / "introspect")
+        .and(warp::post())
+        .and(s())
+        .and(inc())
+        .then(oauth_routes::introspect);
+
+    // POST /api/tokens
+    let create_token = warp::path!("api" / "tokens").and(warp::post()).and(s()).and(inc()).then(api::create_token);
+    // GET /api/tokens
+    let list_tokens = warp::path!("api" / "tokens").and(warp::get()).and(s()).and(inc()).then(api::list_tokens);
+    // GET /api/tokens/{id}
+    let show_token =
+        warp::path!("api" / "tokens" / String).and(warp::get()).and(s()).and(inc()).then(api::show_token);
+    // DELETE /api/tokens/{id}
+    let revoke_token =
+        warp::path!("api" / "tokens" / String).and(warp::delete()).and(s()).and(inc()).then(api::revoke_token);
+    // POST /api/albums/{album_id}/tokens
+    let create_album_token = warp::path!("api" / "albums" / String / "tokens")
+        .and(warp::post())
+        .and(s())
+        .and(inc())
+        .then(api::create_album_token);
+    // GET /api/albums/{album_id}/tokens
+    let list_album_tokens = warp::path!("api" / "albums" / String / "tokens")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::list_album_tokens);
+    // GET /api/users/{name}/tokens (admins)
+    let list_user_tokens = warp::path!("api" / "users" / String / "tokens")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::list_user_tokens);
+    // DELETE /api/users/{name}/tokens (admins)
+    let revoke_user_tokens = warp::path!("api" / "users" / String / "tokens")
+        .and(warp::delete())
+        .and(s())
+        .and(inc())
+        .then(api::revoke_user_tokens);
+    // GET /api/audit (admins)
+    let audit = warp::path!("api" / "audit").and(warp::get()).and(s()).and(inc()).then(api::audit);
+    // GET /api/me
+    let me = warp::path!("api" / "me").and(warp::get()).and(s()).and(inc()).then(api::me);
+
+    let oauth = token.or(revoke).unify().or(introspect).unify();
+    let wellknown = metadata.or(jwks).unify();
+    let ops = healthz.or(readyz).unify().or(metrics).unify();
+    let api = create_token
+        .or(list_tokens)
+        .unify()
+        .or(show_token)
+        .unify()
+        .or(revoke_token)
+        .unify()
+        .or(create_album_token)
+        .unify()
+        .or(list_album_tokens)
+        .unify()
+        .or(list_user_tokens)
+        .unify()
+        .or(revoke_user_tokens)
+        .unify()
+        .or(audit)
+        .unify()
+        .or(me)
+        .unify();
+
+    oauth
+        .or(wellknown)
+        .unify()
+        .or(ops)
+        .unify()
+        .or(api)
+        .unify()
+        .recover(error::recover)
+        .unify()
+        .with(warp::log::custom(|info| {
+            // The path only: tessera never takes secrets in paths or query strings, but the
+            // query is left out anyway.
+            tracing::info!(
+                method = %info.method(),
+                path = info.path(),
+                status = info.status().as_u16(),
+                elapsed_ms = info.elapsed().as_secs_f64() * 1000.0,
+                "request"
+            );
+        }))
+}
+

@@ -1,0 +1,419 @@
+//! The scope grammar: `user`, and `album:<album_id>:<permission>` with permission one of
+//! `read`, `write`, `download`, `share`. Album ids are 1 to 64 characters of `[A-Za-z0-9_-]`.
+//! `download` and `share` are meaningless without `read` on the same album.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest scope string accepted anywhere (RFC 6749 sets no limit; this keeps parsing cheap).
+pub const MAX_SCOPE_LEN: usize = 2048;
+
+/// An album id, checked against the grammar.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AlbumId(String);
+
+impl AlbumId {
+    pub fn parse(s: &str) -> Result<Self, ScopeError> {
+        if (1..=64).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            Ok(AlbumId(s.to_string()))
+        } else {
+            Err(ScopeError::BadAlbumId)
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AlbumId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A permission on an album, as a member holds it. `Admin` is never a scope: it lets a member
+/// manage the album's tokens and implies every other permission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    Read,
+    Write,
+    Download,
+    Share,
+    Admin,
+}
+
+impl Permission {
+    pub const SCOPED: [Permission; 4] =
+        [Permission::Read, Permission::Write, Permission::Download, Permission::Share];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Download => "download",
+            Permission::Share => "share",
+            Permission::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Permission {
+    type Err = ScopeError;
+    fn from_str(s: &str) -> Result<Self, ScopeError> {
+        match s {
+            "read" => Ok(Permission::Read),
+            "write" => Ok(Permission::Write),
+            "download" => Ok(Permission::Download),
+            "share" => Ok(Permission::Share),
+            "admin" => Ok(Permission::Admin),
+            _ => Err(ScopeError::UnknownPermission(s.chars().take(32).collect())),
+        }
+    }
+}
+
+/// A set of album permissions (what a member holds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Permissions(u8);
+
+impl Permissions {
+    pub fn none() -> Self {
+        Permissions(0)
+    }
+    fn bit(p: Permission) -> u8 {
+        1 << (p as u8)
+    }
+    pub fn insert(&mut self, p: Permission) {
+        self.0 |= Self::bit(p);
+    }
+    pub fn contains_raw(self, p: Permission) -> bool {
+        self.0 & Self::bit(p) != 0
+    }
+    /// Whether this member may use `p`: admin implies every permission.
+    pub fn allows(self, p: Permission) -> bool {
+        self.contains_raw(p) || self.contains_raw(Permission::Admin)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        [Permission::Read, Permission::Write, Permission::Download, Permission::Share, Permission::Admin]
+            .into_iter()
+            .filter(move |p| self.contains_raw(*p))
+    }
+
+    /// Parses a comma list such as `read,download`; `none` (or empty) is the empty set.
+    pub fn parse_list(s: &str) -> Result<Self, ScopeError> {
+        let mut out = Permissions::none();
+        let s = s.trim();
+        if s.is_empty() || s == "none" {
+            return Ok(out);
+        }
+        for part in s.split(',') {
+            out.insert(part.trim().parse()?);
+        }
+        Ok(out)
+    }
+
+    /// The stored form: a comma list in a fixed order.
+    pub fn to_list(self) -> String {
+        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// One scope token.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ScopeItem {
+    User,
+    Album { album: AlbumId, permission: Permission },
+}
+
+impl fmt::Display for ScopeItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScopeItem::User => f.write_str("user"),
+            ScopeItem::Album { album, permission } => {
+                write!(f, "album:{album}:{}", permission.as_str())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("scope is empty")]
+    Empty,
+    #[error("scope is longer than {MAX_SCOPE_LEN} characters")]
+    TooLong,
+    #[error("unknown scope {0:?}; expected user or album:<album_id>:<read|write|download|share>")]
+    Unknown(String),
+    #[error("album ids are 1 to 64 characters of A-Z, a-z, 0-9, _ and -")]
+    BadAlbumId,
+    #[error("unknown permission {0:?}; expected read, write, download or share")]
+    UnknownPermission(String),
+    #[error("album:{0}:{1} requires album:{0}:read in the same scope")]
+    NeedsRead(String, &'static str),
+}
+
+impl FromStr for ScopeItem {
+    type Err = ScopeError;
+    fn from_str(s: &str) -> Result<Self, ScopeError> {
+        if s == "user" {
+            return Ok(ScopeItem::User);
+        }
+        let unknown = || ScopeError::Unknown(s.chars().take(80).collect());
+        let rest = s.strip_prefix("album:").ok_or_else(unknown)?;
+        let (album, perm) = rest.rsplit_once(':').ok_or_else(unknown)?;
+        let permission: Permission = perm.parse()?;
+        if permission == Permission::Admin {
+            return Err(ScopeError::UnknownPermission("admin".into()));
+        }
+        Ok(ScopeItem::Album { album: AlbumId::parse(album)?, permission })
+    }
+}
+
+/// A valid set of scope items, always sorted (its `Display` is deterministic).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope(BTreeSet<ScopeItem>);
+
+impl Scope {
+    /// Parses a space-separated scope (RFC 6749 §3.3) and checks the read rule.
+    pub fn parse(s: &str) -> Result<Self, ScopeError> {
+        if s.len() > MAX_SCOPE_LEN {
+            return Err(ScopeError::TooLong);
+        }
+        let items = s
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(str::parse)
+            .collect::<Result<BTreeSet<ScopeItem>, _>>()?;
+        if items.is_empty() {
+            return Err(ScopeError::Empty);
+        }
+        let scope = Scope(items);
+        scope.check_read_rule()?;
+        Ok(scope)
+    }
+
+    pub fn from_items(items: impl IntoIterator<Item = ScopeItem>) -> Self {
+        Scope(items.into_iter().collect())
+    }
+
+    fn check_read_rule(&self) -> Result<(), ScopeError> {
+        for item in &self.0 {
+            if let ScopeItem::Album { album, permission } = item {
+                if matches!(permission, Permission::Download | Permission::Share)
+                    && !self.0.contains(&ScopeItem::Album {
+                        album: album.clone(),
+                        permission: Permission::Read,
+                    })
+                {
+                    return Err(ScopeError::NeedsRead(album.0.clone(), permission.as_str()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops download/share on albums whose read was dropped, so the read rule holds again.
+    pub fn normalize_read_rule(self) -> Self {
+        let has_read = |album: &AlbumId, items: &BTreeSet<ScopeItem>| {
+            items.contains(&ScopeItem::Album { album: album.clone(), permission: Permission::Read })
+        };
+        let kept = self
+            .0
+            .iter()
+            .filter(|i| match i {
+                ScopeItem::Album { album, permission: Permission::Download | Permission::Share } => {
+                    has_read(album, &self.0)
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        Scope(kept)
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &ScopeItem> {
+        self.0.iter()
+    }
+    pub fn contains(&self, item: &ScopeItem) -> bool {
+        self.0.contains(item)
+    }
+    pub fn has_user(&self) -> bool {
+        self.0.contains(&ScopeItem::User)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn is_subset(&self, other: &Scope) -> bool {
+        self.0.is_subset(&other.0)
+    }
+    /// Album ids named by album scopes.
+    pub fn albums(&self) -> BTreeSet<&AlbumId> {
+        self.0
+            .iter()
+            .filter_map(|i| match i {
+                ScopeItem::Album { album, .. } => Some(album),
+                ScopeItem::User => None,
+            })
+            .collect()
+    }
+    pub fn retain(&mut self, f: impl FnMut(&ScopeItem) -> bool) {
+        self.0.retain(f)
+    }
+}
+
+impl fmt::Display for Scope {
+    /// Space-separated in sorted order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut strings: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        strings.sort();
+        f.write_str(&strings.join(" "))
+    }
+}
+
+/// What a client may ask for: exact items, `album:*:<perm>` for any album, or anything.
+#[derive(Clone, Debug)]
+pub enum ClientScopePolicy {
+    Any,
+    Only { exact: BTreeSet<ScopeItem>, any_album: BTreeSet<Permission> },
+}
+
+impl ClientScopePolicy {
+    pub fn parse(s: Option<&str>) -> Result<Self, ScopeError> {
+        let Some(s) = s else { return Ok(ClientScopePolicy::Any) };
+        let mut exact = BTreeSet::new();
+        let mut any_album = BTreeSet::new();
+        for part in s.split(' ').filter(|p| !p.is_empty()) {
+            if let Some(perm) = part.strip_prefix("album:*:") {
+                let p: Permission = perm.parse()?;
+                if p == Permission::Admin {
+                    return Err(ScopeError::UnknownPermission("admin".into()));
+                }
+                any_album.insert(p);
+            } else {
+                exact.insert(part.parse()?);
+            }
+        }
+        Ok(ClientScopePolicy::Only { exact, any_album })
+    }
+
+    pub fn allows(&self, item: &ScopeItem) -> bool {
+        match self {
+            ClientScopePolicy::Any => true,
+            ClientScopePolicy::Only { exact, any_album } => {
+                exact.contains(item)
+                    || matches!(item, ScopeItem::Album { permission, .. } if any_album.contains(permission))
+            }
+        }
+    }
+
+    /// The first item of `scope` this client may not have.
+    pub fn first_disallowed<'a>(&self, scope: &'a Scope) -> Option<&'a ScopeItem> {
+        scope.items().find(|i| !self.allows(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_and_sorts() {
+        let s = Scope::parse("album:b:read user album:a:download album:a:read").unwrap();
+        assert_eq!(s.to_string(), "album:a:download album:a:read album:b:read user");
+    }
+
+    #[test]
+    fn rejects_bad_scopes() {
+        assert_eq!(Scope::parse(""), Err(ScopeError::Empty));
+        assert_eq!(Scope::parse("   "), Err(ScopeError::Empty));
+        assert!(matches!(Scope::parse("admin"), Err(ScopeError::Unknown(_))));
+        assert!(matches!(Scope::parse("album:x:admin"), Err(ScopeError::UnknownPermission(_))));
+        assert!(matches!(Scope::parse("album:x:delete"), Err(ScopeError::UnknownPermission(_))));
+        assert_eq!(Scope::parse("album::read"), Err(ScopeError::BadAlbumId));
+        assert_eq!(Scope::parse("album:a/b:read"), Err(ScopeError::BadAlbumId));
+        assert_eq!(Scope::parse(&format!("album:{}:read", "a".repeat(65))), Err(ScopeError::BadAlbumId));
+        assert!(Scope::parse(&format!("album:{}:read", "a".repeat(64))).is_ok());
+        assert_eq!(Scope::parse(&"user ".repeat(1000)), Err(ScopeError::TooLong));
+    }
+
+    #[test]
+    fn download_and_share_need_read() {
+        assert!(matches!(Scope::parse("album:a:download"), Err(ScopeError::NeedsRead(..))));
+        assert!(matches!(Scope::parse("album:a:share album:b:read"), Err(ScopeError::NeedsRead(..))));
+        assert!(Scope::parse("album:a:share album:a:read").is_ok());
+        assert!(Scope::parse("album:a:write").is_ok());
+    }
+
+    #[test]
+    fn normalize_drops_orphans() {
+        let mut s = Scope::parse("album:a:read album:a:download album:b:read").unwrap();
+        s.retain(|i| i.to_string() != "album:a:read");
+        assert_eq!(s.normalize_read_rule().to_string(), "album:b:read");
+    }
+
+    #[test]
+    fn client_policy_wildcards() {
+        let p = ClientScopePolicy::parse(Some("user album:*:read")).unwrap();
+        assert!(p.allows(&"album:zz:read".parse().unwrap()));
+        assert!(!p.allows(&"album:zz:write".parse().unwrap()));
+        assert!(p.allows(&ScopeItem::User));
+    }
+
+    #[test]
+    fn permission_lists() {
+        let p = Permissions::parse_list("share,read").unwrap();
+        assert_eq!(p.to_list(), "read,share");
+        assert!(Permissions::parse_list("none").unwrap().is_empty());
+        assert!(Permissions::parse_list("read,fly").is_err());
+        assert!(Permissions::parse_list("admin").unwrap().allows(Permission::Write));
+    }
+
+    fn item() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("user".to_string()),
+            ("[A-Za-z0-9_-]{1,64}", prop::sample::select(vec!["read", "write", "download", "share"]))
+                .prop_map(|(a, p)| format!("album:{a}:{p}")),
+        ]
+    }
+
+    proptest! {
+        /// Valid scopes round-trip through Display, in sorted order, whatever the input order.
+        #[test]
+        fn valid_scopes_round_trip(items in prop::collection::vec(item(), 1..8)) {
+            let s = items.join(" ");
+            if let Ok(scope) = Scope::parse(&s) {
+                let shown = scope.to_string();
+                prop_assert_eq!(Scope::parse(&shown).unwrap(), scope);
+                let mut parts: Vec<&str> = shown.split(' ').collect();
+                let sorted = { let mut p = parts.clone(); p.sort(); p };
+                prop_assert_eq!(&parts, &sorted);
+                parts.dedup();
+                prop_assert_eq!(parts.len(), shown.split(' ').count());
+            }
+        }
+
+        /// A scope with read on every album it names is always valid.
+        #[test]
+        fn read_makes_valid(items in prop::collection::vec(item(), 1..8)) {
+            let mut all = items.clone();
+            for i in &items {
+                if let Some(rest) = i.strip_prefix("album:") {
+                    let (a, _) = rest.rsplit_once(':').unwrap();
+                    all.push(format!("album:{a}:read"));
+                }
+            }
+            prop_assert!(Scope::parse(&all.join(" ")).is_ok());
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(s in "\\PC{0,300}") {
+            let _ = Scope::parse(&s);
+        }
+    }
+}

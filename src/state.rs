@@ -1,0 +1,90 @@
+//! What every request handler shares: settings, database, clock, keys, throttles.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::tokens::keys::{KeyDir, KeyError, KeySet};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub clock: Clock,
+    keys: Arc<RwLock<Arc<KeySet>>>,
+    last_used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
+    pub limiter: crate::domain::limiter::FailureLimiter,
+    pub metrics: crate::metrics::Metrics,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: DatabaseConnection, clock: Clock, keys: KeySet) -> Self {
+        let limiter = crate::domain::limiter::FailureLimiter::new(
+            settings.auth_failure_limit,
+            settings.auth_failure_window.to_std(),
+        );
+        AppState {
+            settings: Arc::new(settings),
+            db,
+            clock,
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
+            last_used: Arc::default(),
+            limiter,
+            metrics: crate::metrics::Metrics::default(),
+        }
+    }
+
+    /// The key set as of the last (re)load; cheap to clone.
+    pub fn keys(&self) -> Arc<KeySet> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the key directory, so a rotation done elsewhere takes effect here.
+    pub fn reload_keys(&self) -> Result<(), KeyError> {
+        let dir = KeyDir::new(&self.settings.keys_dir);
+        if let Some(set) = dir.load()? {
+            let mut guard = match self.keys.write() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *guard = Arc::new(set);
+        }
+        Ok(())
+    }
+
+    /// How long a retired key keeps verifying: the longest an access token it signed can live,
+    /// plus the time another instance may keep signing with it until its next key reload, plus a
+    /// margin for clock skew between instances.
+    pub fn key_grace(&self) -> chrono::Duration {
+        self.settings.access_token_ttl.to_chrono()
+            + self.settings.key_reload_interval.to_chrono()
+            + chrono::Duration::minutes(5)
+    }
+
+    /// Whether `last_used_at` of this row should be written now: at most once per row per
+    /// `last_used_resolution`, so the hot path does not write on every request.
+    pub fn should_touch(&self, row_id: &str, now: DateTime<Utc>) -> bool {
+        let resolution = self.settings.last_used_resolution.to_chrono();
+        let mut map = match self.last_used.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if map.len() > 100_000 {
+            map.retain(|_, t| now - *t < resolution);
+        }
+        match map.get(row_id) {
+            Some(t) if now - *t < resolution => false,
+            _ => {
+                map.insert(row_id.to_string(), now);
+                true
+            }
+        }
+    }
+}

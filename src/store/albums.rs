@@ -1,0 +1,84 @@
+//! Albums and per-user album permissions.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
+
+use super::entity::album::{self, Entity as Albums};
+use super::entity::album_member::{self, Entity as Members};
+use super::StoreError;
+
+pub use album::Model as Album;
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Album, StoreError> {
+    let row = album::ActiveModel {
+        id: Set(id.to_string()),
+        name: Set(name.to_string()),
+        created_at: Set(now),
+    };
+    Ok(row.insert(db).await?)
+}
+
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Album>, StoreError> {
+    Ok(Albums::find_by_id(id.to_string()).one(db).await?)
+}
+
+/// Replaces the user's permissions on the album; an empty list removes the membership.
+pub async fn set_permissions(
+    db: &impl ConnectionTrait,
+    album_id: &str,
+    user_id: i64,
+    permissions: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if permissions.is_empty() {
+        Members::delete_many()
+            .filter(album_member::Column::AlbumId.eq(album_id))
+            .filter(album_member::Column::UserId.eq(user_id))
+            .exec(db)
+            .await?;
+        return Ok(());
+    }
+    let row = album_member::ActiveModel {
+        album_id: Set(album_id.to_string()),
+        user_id: Set(user_id),
+        permissions: Set(permissions.to_string()),
+        updated_at: Set(now),
+    };
+    Members::insert(row)
+        .on_conflict(
+            OnConflict::columns([album_member::Column::AlbumId, album_member::Column::UserId])
+                .update_columns([
+                    album_member::Column::Permissions,
+                    album_member::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The user's raw permission list on each of the given albums (albums without membership absent).
+pub async fn permissions_on(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    album_ids: &[&str],
+) -> Result<Vec<(String, String)>, StoreError> {
+    if album_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = Members::find()
+        .filter(album_member::Column::UserId.eq(user_id))
+        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.album_id, m.permissions)).collect())
+}

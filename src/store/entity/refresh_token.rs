@@ -1,0 +1,33 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_tokens")]
+pub struct Model {
+    /// Public id, used to list and revoke.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Hex SHA-256 of the token string.
+    pub secret_hash: String,
+    /// `personal`, `album` or `client`.
+    pub kind: String,
+    pub name: String,
+    pub user_id: i64,
+    /// The client the token is bound to (client-issued tokens only).
+    pub client_id: Option<String>,
+    pub album_id: Option<String>,
+    pub scope: String,
+    pub rotating: bool,
+    pub family_id: String,
+    pub parent_id: Option<String>,
+    pub rotated_from_id: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub expires_at: Option<DateTimeUtc>,
+    pub last_used_at: Option<DateTimeUtc>,
+    pub rotated_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,115 @@
+//! Persistence through sea-orm: connecting (SQLite or PostgreSQL), and one repository module per
+//! aggregate. Repositories take a connection (or transaction) and know nothing of HTTP or OAuth.
+
+pub mod albums;
+pub mod audit;
+pub mod clients;
+pub mod entity;
+pub mod refresh_tokens;
+pub mod revoked_access_tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+
+pub use sea_orm::DatabaseConnection as Db;
+
+/// What went wrong below the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or has no free connection: worth a 503 and a retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
+    /// A unique constraint refused the row.
+    #[error("already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        match &e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(e),
+            DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s))
+                if is_connection_error(s) =>
+            {
+                StoreError::Unavailable(e)
+            }
+            _ if is_unique_violation(&e) => StoreError::Conflict,
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    matches!(e, E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_))
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Connects and configures the pool for the URL's backend.
+///
+/// SQLite: WAL journal (readers never block the writer), a 5 s busy timeout, foreign keys on,
+/// `synchronous = NORMAL` (durable against a process crash, which is what WAL needs), and a small
+/// pool: SQLite has one writer anyway, and a few readers let reads proceed during a write.
+/// PostgreSQL: `max_connections` per instance.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(3))
+        .acquire_timeout(Duration::from_secs(3));
+    if url.starts_with("sqlite:") {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        opts.max_connections(max_connections.clamp(2, 4))
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+    } else {
+        opts.max_connections(max_connections).min_connections(1);
+    }
+    Database::connect(opts).await.map_err(StoreError::from)
+}
+
+/// The row a unique-key filter selects. Unlike `.one()` it sends no `LIMIT ?`: SQLite
+/// re-prepares a statement whose LIMIT is a bound parameter on every execution (its planner
+/// peeks at the value), which cost more than the lookup itself on the hot paths.
+pub(crate) async fn unique<E: sea_orm::EntityTrait>(
+    select: sea_orm::Select<E>,
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Option<E::Model>, StoreError> {
+    Ok(select.all(db).await?.into_iter().next())
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Migrator::up(db, None).await.map_err(StoreError::from)
+}
+
+/// `SELECT 1`, for readiness.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await.map_err(StoreError::from)
+}
+
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
+/// lock up front (waiting up to the busy timeout) instead of failing with "database is locked"
+/// when a read inside it later turns into a write. PostgreSQL ignores the mode.
+pub async fn write_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
+    .map_err(StoreError::from)
+}

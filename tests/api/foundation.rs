@@ -1,0 +1,177 @@
+//! The skeleton: health, readiness, metadata, JWKS, JSON errors, keys kept across restarts.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::db_test;
+
+db_test!(health_and_readiness, |app| {
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
+});
+
+db_test!(metadata_claims_only_what_works, |app| {
+    let r = app.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["issuer"], "http://tessera.test");
+    assert_eq!(m["token_endpoint"], "http://tessera.test/oauth/token");
+    assert_eq!(m["revocation_endpoint"], "http://tessera.test/oauth/revoke");
+    assert_eq!(m["introspection_endpoint"], "http://tessera.test/oauth/introspect");
+    assert_eq!(m["jwks_uri"], "http://tessera.test/.well-known/jwks.json");
+    let grants: Vec<&str> = m["grant_types_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(grants, ["refresh_token", "client_credentials"]);
+    let methods = m["token_endpoint_auth_methods_supported"].as_array().unwrap();
+    assert!(methods.contains(&Value::from("client_secret_basic")));
+    assert!(methods.contains(&Value::from("client_secret_post")));
+    assert!(methods.contains(&Value::from("none")));
+    assert!(m["introspection_endpoint_auth_methods_supported"].is_array());
+    assert!(m["revocation_endpoint_auth_methods_supported"].is_array());
+    assert!(m["scopes_supported"].as_array().unwrap().contains(&Value::from("user")));
+});
+
+db_test!(jwks_publishes_the_signing_key, |app| {
+    let r = app.get("/.well-known/jwks.json").await;
+    assert_eq!(r.status(), 200);
+    let jwks: Value = r.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["alg"], "ES256");
+    assert_eq!(keys[0]["use"], "sig");
+    assert_eq!(keys[0]["kid"], Value::from(app.state.keys().signing().kid.clone()));
+    assert!(keys[0].get("d").is_none(), "private key material must never be published");
+});
+
+db_test!(unknown_paths_and_methods_answer_json, |app| {
+    let r = app.get("/no/such/thing").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "not_found");
+    let r = app.get("/oauth/token").await;
+    assert!(r.status().is_client_error());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["error"].is_string() && v["error_description"].is_string());
+});
+
+db_test!(oversized_bodies_are_refused_with_json, |app| {
+    let big = "a".repeat(64 * 1024);
+    let r = app.http.post(app.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=refresh_token&refresh_token={big}"))
+        .send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+});
+
+db_test!(keys_and_data_survive_a_restart, |app| {
+    // `app` is borrowed by the macro; restart a second server on a copy of its settings instead.
+    let kid = app.state.keys().signing().kid.clone();
+    app.add_user("bob", "pw", false).await;
+    let settings = crate::helpers::test_settings(app.dir.path(), &app.database_url, &[]);
+    let second = tessera::app::Application::build(settings, tessera::clock::Clock::default()).await.unwrap();
+    assert_eq!(second.state().keys().signing().kid, kid, "a restart keeps the same key");
+    let user = tessera::store::users::find_by_name(&second.state().db, "bob").await.unwrap();
+    assert!(user.is_some(), "a restart keeps the data");
+});
+
+/// Key rotation: the new key signs, the old one stays published while its tokens may live.
+db_test!(key_rotation_keeps_old_key_published, |app| {
+    let old = app.state.keys().signing().kid.clone();
+    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
+    let new = dir.rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now()).unwrap();
+    app.state.reload_keys().unwrap();
+    assert_eq!(app.state.keys().signing().kid, new);
+    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&old.as_str()) && kids.contains(&new.as_str()), "{kids:?}");
+    // After the longest access-token lifetime (plus margin) the old key is no longer served.
+    app.clock.advance(chrono::Duration::hours(1));
+    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, [new.as_str()]);
+});
+
+#[tokio::test]
+async fn every_algorithm_generates_signs_and_verifies() {
+    for alg in ["ES256", "EdDSA", "RS256"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let settings = crate::helpers::test_settings(dir.path(), &db, &[("TESSERA_SIGNING_ALG", alg)]);
+        let app = tessera::app::Application::build(settings, tessera::clock::Clock::default()).await.unwrap();
+        let state = app.state().clone();
+        assert_eq!(state.keys().signing().alg.as_str(), alg);
+        let scope = tessera::oauth::scope::Scope::parse("user").unwrap();
+        let t = tessera::domain::minting::mint(
+            &state,
+            &tessera::domain::minting::Grant { subject: "s", client_id: "c", scope: &scope, refresh_row: None, not_after: None },
+            state.clock.now(),
+        )
+        .unwrap();
+        let keys = state.keys();
+        let claims = tessera::tokens::jwt::verify_access_token(
+            &t.jwt,
+            &tessera::tokens::jwt::VerifyContext {
+                keys: &keys,
+                issuer: &state.settings.issuer,
+                audience: &state.settings.audience,
+                now: state.clock.now(),
+                key_grace: state.key_grace(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims.sub, "s");
+    }
+}
+
+#[test]
+fn invalid_settings_exit_2_with_one_clear_line() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("migrate")
+        .env("TESSERA_ACCESS_TOKEN_TTL", "fifteen")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("access_token_ttl") && err.contains("fifteen"), "{err}");
+}
+
+
+db_test!(
+    /// /metrics counts requests per route and status, issued tokens and introspections.
+    metrics_count_what_happened,
+    |app| {
+        app.add_user("alice", "alice-pw", false).await;
+        let t = app
+            .create_token(crate::helpers::ALICE, serde_json::json!({"name": "m", "scope": "user"}))
+            .await;
+        let rt = t["token"].as_str().unwrap();
+        let at = app.exchange(rt).await["access_token"].as_str().unwrap().to_string();
+        let bad = app.token(&[("grant_type", "password")], None).await;
+        assert_eq!(bad.status(), 400);
+        let (rs, secret) = app.add_resource_server().await;
+        assert_eq!(app.introspect(&at, (&rs, &secret)).await["active"], true);
+        assert_eq!(app.introspect("garbage", (&rs, &secret)).await["active"], false);
+
+        let r = app.get("/metrics").await;
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = r.text().await.unwrap();
+        for line in [
+            "tessera_http_requests_total{route=\"token\",status=\"200\"} 1",
+            "tessera_http_requests_total{route=\"token\",status=\"400\"} 1",
+            "tessera_tokens_issued_total{grant_type=\"refresh_token\"} 1",
+            "tessera_introspections_total{active=\"true\"} 1",
+            "tessera_introspections_total{active=\"false\"} 1",
+            "tessera_http_request_duration_seconds_count{route=\"token\",status=\"200\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        }
+        assert!(text.contains("tessera_db_pool_connections{state=\"open\"}"));
+    }
+);

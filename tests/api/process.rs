@@ -1,0 +1,96 @@
+//! Runs the real `tessera` binary as a child process (for kill -9, restarts and log capture).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The environment every command of one test server shares.
+pub fn env_for(dir: &Path, database_url: &str, port: u16) -> Vec<(String, String)> {
+    vec![
+        ("TESSERA_LISTEN".into(), format!("127.0.0.1:{port}")),
+        ("TESSERA_DATABASE_URL".into(), database_url.into()),
+        ("TESSERA_KEYS_DIR".into(), dir.join("keys").display().to_string()),
+        ("TESSERA_ISSUER".into(), "http://tessera.test".into()),
+    ]
+}
+
+/// Runs a CLI command to completion with `stdin` as input; returns stdout, appending stderr to `log`.
+pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .envs(env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tessera");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
+    f.write_all(&out.stderr).expect("append log");
+    assert!(out.status.success(), "tessera {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+impl ServerProcess {
+    /// Starts `tessera serve` and waits until /readyz answers 200.
+    pub async fn start(env: &[(String, String)], log: &Path) -> ServerProcess {
+        let port = env
+            .iter()
+            .find(|(k, _)| k == "TESSERA_LISTEN")
+            .and_then(|(_, v)| v.rsplit(':').next())
+            .expect("listen")
+            .to_string();
+        let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(logf))
+            .spawn()
+            .expect("spawn tessera serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "tessera did not become ready; log: {}", std::fs::read_to_string(log).unwrap_or_default());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ServerProcess { child, base, log: log.to_path_buf() }
+    }
+
+    /// SIGKILL: no chance to flush or finish anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
