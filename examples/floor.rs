@@ -36,13 +36,18 @@ struct Floor {
 fn json(status: StatusCode, body: Vec<u8>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn sign(f: &Floor, _body: Bytes) -> Response {
@@ -70,7 +75,10 @@ fn sign(f: &Floor, _body: Bytes) -> Response {
     let body = serde_json::json!({
         "access_token": jwt, "token_type": "Bearer", "expires_in": 600, "scope": "user",
     });
-    json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 fn verify(f: &Floor, body: Bytes) -> Response {
@@ -79,7 +87,10 @@ fn verify(f: &Floor, body: Bytes) -> Response {
         Ok(data) => {
             let mut claims = data.claims;
             claims["active"] = true.into();
-            json(StatusCode::OK, serde_json::to_vec(&claims).unwrap_or_default())
+            json(
+                StatusCode::OK,
+                serde_json::to_vec(&claims).unwrap_or_default(),
+            )
         }
         Err(_) => json(StatusCode::OK, br#"{"active":false}"#.to_vec()),
     }
@@ -98,12 +109,17 @@ fn load_key(path: Option<&str>) -> Result<EcdsaKeyPair, String> {
     let der = match path {
         Some(p) => {
             let text = std::fs::read(p).map_err(|e| format!("{p}: {e}"))?;
-            pem::parse(text).map_err(|e| format!("{p}: {e}"))?.contents().to_vec()
+            pem::parse(text)
+                .map_err(|e| format!("{p}: {e}"))?
+                .contents()
+                .to_vec()
         }
-        None => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(|_| "key generation failed".to_string())?
-            .as_ref()
-            .to_vec(),
+        None => {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| "key generation failed".to_string())?
+                .as_ref()
+                .to_vec()
+        }
     };
     EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
         .map_err(|_| "not a P-256 PKCS#8 key (the floor signs ES256 only)".to_string())
@@ -120,8 +136,9 @@ async fn main() {
         .unwrap_or_else(|e| panic!("bad address: {e}"));
     let key = load_key(args.get(2).map(String::as_str)).unwrap_or_else(|e| panic!("{e}"));
     let point = key.public_key().as_ref();
-    let decoding = DecodingKey::from_ec_components(&B64.encode(&point[1..33]), &B64.encode(&point[33..65]))
-        .unwrap_or_else(|e| panic!("public key: {e}"));
+    let decoding =
+        DecodingKey::from_ec_components(&B64.encode(&point[1..33]), &B64.encode(&point[33..65]))
+            .unwrap_or_else(|e| panic!("public key: {e}"));
     let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[ISSUER]);
@@ -150,5 +167,8 @@ async fn main() {
         .await
         .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
     eprintln!("floor listening on {addr}");
-    warp::serve(sign_route.or(verify_route)).incoming(listener).run().await;
+    warp::serve(sign_route.or(verify_route))
+        .incoming(listener)
+        .run()
+        .await;
 }

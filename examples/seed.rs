@@ -23,7 +23,11 @@ const PER_TXN: usize = 50_000;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let url = args.get(1).ok_or("usage: seed DATABASE_URL [ROWS]")?;
-    let rows: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let rows: usize = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let started = Instant::now();
     let db = tessera::store::connect(url, 4).await?;
     tessera::store::migrate(&db).await?;
@@ -66,7 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let revoked = (family_no % 10 == 0).then_some(now - Duration::seconds(5));
         let mut prev: Option<String> = None;
         for link in 0..chain {
-            let id = if link == 0 { family.clone() } else { public_id() };
+            let id = if link == 0 {
+                family.clone()
+            } else {
+                public_id()
+            };
             let head = link + 1 == chain;
             let used = created + Duration::hours(link as i64 + 1);
             tokens.push(refresh_token::ActiveModel {
@@ -97,8 +105,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if tokens.len() >= BATCH || written >= rows {
             in_txn += tokens.len();
             audit_rows += audits.len();
-            refresh_token::Entity::insert_many(tokens.drain(..)).exec(&txn).await?;
-            audit_event::Entity::insert_many(audits.drain(..)).exec(&txn).await?;
+            refresh_token::Entity::insert_many(tokens.drain(..))
+                .exec(&txn)
+                .await?;
+            audit_event::Entity::insert_many(audits.drain(..))
+                .exec(&txn)
+                .await?;
             if in_txn >= PER_TXN {
                 txn.commit().await?;
                 txn = db.begin().await?;

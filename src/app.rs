@@ -17,7 +17,10 @@ pub enum StartError {
     #[error("signing keys: {0}")]
     Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 pub struct Application {
@@ -40,9 +43,19 @@ impl Application {
         let state = prepare_state(settings, clock).await?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| StartError::Bind { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: listen, source })?;
-        Ok(Application { listener, addr, state })
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+        Ok(Application {
+            listener,
+            addr,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -77,7 +90,11 @@ impl Application {
 /// Picks up key rotations made by another instance (or `tessera keys rotate`) sharing the key
 /// directory.
 async fn reload_keys_forever(state: AppState) {
-    let period = state.settings.key_reload_interval.to_std().max(std::time::Duration::from_secs(1));
+    let period = state
+        .settings
+        .key_reload_interval
+        .to_std()
+        .max(std::time::Duration::from_secs(1));
     loop {
         tokio::time::sleep(period).await;
         if let Err(e) = state.reload_keys() {

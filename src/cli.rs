@@ -14,7 +14,11 @@ use crate::domain::{self, accounts, clients, management};
 use crate::tokens::keys::KeyDir;
 
 #[derive(Parser)]
-#[command(name = "tessera", version, about = "OAuth2 authorization server for personal and album tokens")]
+#[command(
+    name = "tessera",
+    version,
+    about = "OAuth2 authorization server for personal and album tokens"
+)]
 pub struct Cli {
     /// Configuration file (TOML); default: tessera.toml in the working directory, if present.
     #[arg(long, global = true)]
@@ -87,7 +91,11 @@ pub enum AlbumCmd {
         name: Option<String>,
     },
     /// Set a user's permissions on an album: comma list of read,write,download,share,admin, or none.
-    Grant { album: String, user: String, perms: String },
+    Grant {
+        album: String,
+        user: String,
+        perms: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,7 +136,10 @@ pub enum TokenCmd {
 
 /// Runs one command to completion.
 pub fn run(command: Command, settings: Settings) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tessera: cannot start the runtime: {e}");
@@ -158,12 +169,16 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), String> {
     let clock = Clock::default();
     match command {
         Command::Serve => {
-            let app = Application::build(settings, clock).await.map_err(|e| e.to_string())?;
+            let app = Application::build(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
             app.run_until(app::shutdown_signal()).await;
             Ok(())
         }
         Command::Keys(KeysCmd::List) => {
-            let state = app::prepare_state(settings, clock).await.map_err(|e| e.to_string())?;
+            let state = app::prepare_state(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
             let now = state.clock.now();
             let keys = state.keys();
             let list: Vec<serde_json::Value> = keys
@@ -180,11 +195,17 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), String> {
         }
         Command::Keys(KeysCmd::Rotate) => {
             let dir = KeyDir::new(&settings.keys_dir);
-            let kid = dir.rotate(settings.signing_alg, clock.now()).map_err(|e| e.to_string())?;
-            print_json(&serde_json::json!({ "kid": kid, "alg": settings.signing_alg.as_str(), "state": "signing" }))
+            let kid = dir
+                .rotate(settings.signing_alg, clock.now())
+                .map_err(|e| e.to_string())?;
+            print_json(
+                &serde_json::json!({ "kid": kid, "alg": settings.signing_alg.as_str(), "state": "signing" }),
+            )
         }
         other => {
-            let state = app::prepare_state(settings, clock).await.map_err(|e| e.to_string())?;
+            let state = app::prepare_state(settings, clock)
+                .await
+                .map_err(|e| e.to_string())?;
             run_with_state(other, &state).await
         }
     }
@@ -199,26 +220,62 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
         Command::Gc => print_json(&domain::gc::run_once(state).await.map_err(show)?),
         Command::User(UserCmd::Add { name, admin }) => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| format!("reading the password: {e}"))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let u = accounts::add_user(state, &name, password, admin).await.map_err(show)?;
-            print_json(&serde_json::json!({ "name": u.name, "admin": u.is_admin, "created_at": u.created_at }))
-        }
-        Command::Client(ClientCmd::Add { id, public, grant_types, scope, introspect }) => {
-            let r = clients::register(state, clients::NewClient { id, public, grant_types, scope, introspect })
+            let u = accounts::add_user(state, &name, password, admin)
                 .await
                 .map_err(show)?;
+            print_json(
+                &serde_json::json!({ "name": u.name, "admin": u.is_admin, "created_at": u.created_at }),
+            )
+        }
+        Command::Client(ClientCmd::Add {
+            id,
+            public,
+            grant_types,
+            scope,
+            introspect,
+        }) => {
+            let r = clients::register(
+                state,
+                clients::NewClient {
+                    id,
+                    public,
+                    grant_types,
+                    scope,
+                    introspect,
+                },
+            )
+            .await
+            .map_err(show)?;
             print_json(&r)
         }
         Command::Album(AlbumCmd::Add { id, name }) => {
-            let a = accounts::add_album(state, &id, name.as_deref()).await.map_err(show)?;
-            print_json(&serde_json::json!({ "id": a.id, "name": a.name, "created_at": a.created_at }))
+            let a = accounts::add_album(state, &id, name.as_deref())
+                .await
+                .map_err(show)?;
+            print_json(
+                &serde_json::json!({ "id": a.id, "name": a.name, "created_at": a.created_at }),
+            )
         }
         Command::Album(AlbumCmd::Grant { album, user, perms }) => {
-            let p = accounts::grant_album(state, &album, &user, &perms).await.map_err(show)?;
-            print_json(&serde_json::json!({ "album": album, "user": user, "permissions": p.iter().map(|p| p.as_str()).collect::<Vec<_>>() }))
+            let p = accounts::grant_album(state, &album, &user, &perms)
+                .await
+                .map_err(show)?;
+            print_json(
+                &serde_json::json!({ "album": album, "user": user, "permissions": p.iter().map(|p| p.as_str()).collect::<Vec<_>>() }),
+            )
         }
-        Command::Token(TokenCmd::Create { user, name, scope, expires_in, rotating, client }) => {
+        Command::Token(TokenCmd::Create {
+            user,
+            name,
+            scope,
+            expires_in,
+            rotating,
+            client,
+        }) => {
             let caller = management::operator_as(state, &user).await.map_err(show)?;
             let expiry = match expires_in {
                 Some(d) => management::Expiry::In(d.as_secs() as i64),
@@ -227,7 +284,13 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
             let c = management::create_personal(
                 state,
                 &caller,
-                management::NewPersonal { name, scope, expiry, rotating, client_id: client },
+                management::NewPersonal {
+                    name,
+                    scope,
+                    expiry,
+                    rotating,
+                    client_id: client,
+                },
             )
             .await
             .map_err(show)?;
@@ -236,11 +299,15 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
             print_json(&v)
         }
         Command::Token(TokenCmd::List { user }) => {
-            let views = management::operator_list(state, user.as_deref()).await.map_err(show)?;
+            let views = management::operator_list(state, user.as_deref())
+                .await
+                .map_err(show)?;
             print_json(&views)
         }
         Command::Token(TokenCmd::Revoke { id }) => {
-            management::operator_revoke(state, &id).await.map_err(show)?;
+            management::operator_revoke(state, &id)
+                .await
+                .map_err(show)?;
             print_json(&serde_json::json!({ "id": id, "status": "revoked" }))
         }
         Command::Serve | Command::Keys(_) => Ok(()),

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Latency bucket bounds in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -43,10 +45,20 @@ impl Metrics {
         }
     }
     pub fn issued(&self, grant: &'static str) {
-        *self.0.issued.lock().unwrap_or_else(|p| p.into_inner()).entry(grant).or_default() += 1;
+        *self
+            .0
+            .issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(grant)
+            .or_default() += 1;
     }
     pub fn introspected(&self, active: bool) {
-        let c = if active { &self.0.introspect_active } else { &self.0.introspect_inactive };
+        let c = if active {
+            &self.0.introspect_active
+        } else {
+            &self.0.introspect_inactive
+        };
         c.fetch_add(1, Ordering::Relaxed);
     }
     pub fn revoked(&self, n: u64) {
@@ -63,37 +75,88 @@ impl Metrics {
         out.push_str("# TYPE tessera_http_requests_total counter\n");
         let requests = self.0.requests.lock().unwrap_or_else(|p| p.into_inner());
         for ((route, status), h) in requests.iter() {
-            let _ = writeln!(out, "tessera_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "tessera_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {}",
+                h.count
+            );
         }
-        out.push_str("# HELP tessera_http_request_duration_seconds Request latency by route and status.\n");
+        out.push_str(
+            "# HELP tessera_http_request_duration_seconds Request latency by route and status.\n",
+        );
         out.push_str("# TYPE tessera_http_request_duration_seconds histogram\n");
         for ((route, status), h) in requests.iter() {
             let labels = format!("route=\"{route}\",status=\"{status}\"");
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "tessera_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "tessera_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "tessera_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "tessera_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         drop(requests);
         out.push_str("# HELP tessera_tokens_issued_total Access tokens issued by grant type.\n");
         out.push_str("# TYPE tessera_tokens_issued_total counter\n");
-        for (grant, n) in self.0.issued.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "tessera_tokens_issued_total{{grant_type=\"{grant}\"}} {n}");
+        for (grant, n) in self
+            .0
+            .issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "tessera_tokens_issued_total{{grant_type=\"{grant}\"}} {n}"
+            );
         }
         out.push_str("# HELP tessera_introspections_total Introspections by result.\n");
         out.push_str("# TYPE tessera_introspections_total counter\n");
-        let _ = writeln!(out, "tessera_introspections_total{{active=\"true\"}} {}", self.0.introspect_active.load(Ordering::Relaxed));
-        let _ = writeln!(out, "tessera_introspections_total{{active=\"false\"}} {}", self.0.introspect_inactive.load(Ordering::Relaxed));
-        out.push_str("# HELP tessera_revocations_total Tokens (families or access-token ids) revoked.\n");
+        let _ = writeln!(
+            out,
+            "tessera_introspections_total{{active=\"true\"}} {}",
+            self.0.introspect_active.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "tessera_introspections_total{{active=\"false\"}} {}",
+            self.0.introspect_inactive.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP tessera_revocations_total Tokens (families or access-token ids) revoked.\n",
+        );
         out.push_str("# TYPE tessera_revocations_total counter\n");
-        let _ = writeln!(out, "tessera_revocations_total {}", self.0.revocations.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "tessera_revocations_total {}",
+            self.0.revocations.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP tessera_refresh_token_reuse_total Rotated refresh tokens replayed after the grace window.\n");
         out.push_str("# TYPE tessera_refresh_token_reuse_total counter\n");
-        let _ = writeln!(out, "tessera_refresh_token_reuse_total {}", self.0.reuse.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "tessera_refresh_token_reuse_total {}",
+            self.0.reuse.load(Ordering::Relaxed)
+        );
         if let Some((size, idle)) = pool {
-            out.push_str("# HELP tessera_db_pool_connections Database pool connections by state.\n");
+            out.push_str(
+                "# HELP tessera_db_pool_connections Database pool connections by state.\n",
+            );
             out.push_str("# TYPE tessera_db_pool_connections gauge\n");
             let _ = writeln!(out, "tessera_db_pool_connections{{state=\"open\"}} {size}");
             let _ = writeln!(out, "tessera_db_pool_connections{{state=\"idle\"}} {idle}");

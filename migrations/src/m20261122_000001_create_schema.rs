@@ -272,7 +272,8 @@ impl MigrationTrait for Migration {
             Clients::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            m.drop_table(Table::drop().table(t).if_exists().to_owned()).await?;
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -85,7 +85,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "s", "15", "15 m", "-5m", "1.5h", "10w", "99999999999999d", "m15"] {
+        for bad in [
+            "",
+            "s",
+            "15",
+            "15 m",
+            "-5m",
+            "1.5h",
+            "10w",
+            "99999999999999d",
+            "m15",
+        ] {
             assert_eq!(bad.parse::<HumanDuration>(), Err(DurationError), "{bad:?}");
         }
     }

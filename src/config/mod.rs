@@ -110,10 +110,12 @@ impl Settings {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-                path: path.display().to_string(),
-                reason: e.message().to_string(),
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.display().to_string(),
+                        reason: e.message().to_string(),
+                    })?;
             for (k, v) in table {
                 if !KEYS.contains(&k.as_str()) {
                     return Err(ConfigError::Unknown {
@@ -122,7 +124,13 @@ impl Settings {
                     });
                 }
                 let source_name = path.display().to_string();
-                raw.insert(k, RawValue { value: v, source_name });
+                raw.insert(
+                    k,
+                    RawValue {
+                        value: v,
+                        source_name,
+                    },
+                );
             }
         }
         for (k, v) in env {
@@ -134,12 +142,19 @@ impl Settings {
                 // Unknown variables are other tools' business (for example TESSERA_LOG).
                 continue;
             }
-            raw.insert(key, RawValue { value: toml::Value::String(v), source_name: k });
+            raw.insert(
+                key,
+                RawValue {
+                    value: toml::Value::String(v),
+                    source_name: k,
+                },
+            );
         }
         let r = Reader { raw };
 
         let listen: SocketAddr = r.get("listen", "127.0.0.1:8080".parse().ok())?;
-        let issuer: String = r.get_with("issuer", Some(format!("http://{listen}")), parse_issuer)?;
+        let issuer: String =
+            r.get_with("issuer", Some(format!("http://{listen}")), parse_issuer)?;
         let audience: String = r.get_with("audience", Some(issuer.clone()), non_empty)?;
         let personal_token_max_ttl = r.get("personal_token_max_ttl", Some(days(366)))?;
         let personal_token_default_ttl: HumanDuration =
@@ -153,7 +168,10 @@ impl Settings {
         let album_token_default_ttl: HumanDuration =
             r.get("album_token_default_ttl", Some(days(90)))?;
         if album_token_default_ttl > personal_token_max_ttl {
-            return Err(r.invalid("album_token_default_ttl", "longer than personal_token_max_ttl"));
+            return Err(r.invalid(
+                "album_token_default_ttl",
+                "longer than personal_token_max_ttl",
+            ));
         }
         let access_token_ttl: HumanDuration =
             r.get("access_token_ttl", Some(HumanDuration::from_secs(15 * 60)))?;
@@ -221,7 +239,9 @@ fn non_empty(v: String) -> Result<String, String> {
 
 fn parse_issuer(v: String) -> Result<String, String> {
     let url = url::Url::parse(&v).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some()
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
     {
         return Err("not an http(s) URL without query or fragment (RFC 8414 §2)".into());
     }
@@ -229,8 +249,7 @@ fn parse_issuer(v: String) -> Result<String, String> {
 }
 
 fn parse_database_url(v: String) -> Result<String, String> {
-    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://")
-    {
+    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
         Ok(v)
     } else {
         Err("not a sqlite: or postgres:// URL".into())
@@ -276,7 +295,9 @@ impl FromSetting for HumanDuration {
     fn from_setting(v: &toml::Value) -> Result<Self, String> {
         match v {
             toml::Value::Integer(i) if *i >= 0 => Ok(HumanDuration::from_secs(*i as u64)),
-            other => as_text(other).parse().map_err(|e: DurationError| e.to_string()),
+            other => as_text(other)
+                .parse()
+                .map_err(|e: DurationError| e.to_string()),
         }
     }
 }
@@ -310,7 +331,12 @@ impl Reader {
             Some(raw) => (raw.source_name.clone(), as_text(&raw.value)),
             None => ("default".to_string(), String::new()),
         };
-        ConfigError::Invalid { key, source_name, value, reason: reason.to_string() }
+        ConfigError::Invalid {
+            key,
+            source_name,
+            value,
+            reason: reason.to_string(),
+        }
     }
 }
 
@@ -319,7 +345,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -335,7 +364,11 @@ mod tests {
     fn env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
-        std::fs::write(&path, "access_token_ttl = \"5m\"\nsigning_alg = \"EdDSA\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "access_token_ttl = \"5m\"\nsigning_alg = \"EdDSA\"\n",
+        )
+        .unwrap();
         let s = Settings::from_sources(Some(&path), env(&[("TESSERA_ACCESS_TOKEN_TTL", "90s")]))
             .unwrap();
         assert_eq!(s.access_token_ttl.as_secs(), 90);

@@ -16,7 +16,11 @@ pub enum Credential {
     Password,
     /// An access token minted from a refresh token: what the caller creates can never outlive or
     /// outrank that refresh token.
-    Bearer { family_id: String, scope: Scope, expires_at: Option<DateTime<Utc>> },
+    Bearer {
+        family_id: String,
+        scope: Scope,
+        expires_at: Option<DateTime<Utc>>,
+    },
     /// The operator at the command line, acting for this user (audited as the operator).
     Operator,
 }
@@ -57,13 +61,21 @@ pub async fn authenticate_password(
     } else {
         None
     };
-    let ok = passwords::verify(user.as_ref().map(|u| u.password_hash.clone()), password.to_string())
-        .await?;
+    let ok = passwords::verify(
+        user.as_ref().map(|u| u.password_hash.clone()),
+        password.to_string(),
+    )
+    .await?;
     match user {
-        Some(user) if ok => Ok(Caller { user, credential: Credential::Password }),
+        Some(user) if ok => Ok(Caller {
+            user,
+            credential: Credential::Password,
+        }),
         _ => {
             state.limiter.fail(&keys);
-            Err(Error::Unauthenticated("invalid user name or password".into()))
+            Err(Error::Unauthenticated(
+                "invalid user name or password".into(),
+            ))
         }
     }
 }
@@ -90,13 +102,19 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller
     let scope = Scope::parse(&claims.scope)
         .map_err(|_| Error::Unauthenticated("access token has no usable scope".into()))?;
     if !scope.has_user() {
-        return Err(Error::Forbidden("the access token's scope does not include user".into()));
+        return Err(Error::Forbidden(
+            "the access token's scope does not include user".into(),
+        ));
     }
     let Some(rtid) = claims.rtid.as_deref() else {
-        return Err(Error::Forbidden("client_credentials tokens cannot manage user tokens".into()));
+        return Err(Error::Forbidden(
+            "client_credentials tokens cannot manage user tokens".into(),
+        ));
     };
     if revoked_access_tokens::is_revoked(&state.db, &claims.jti).await? {
-        return Err(Error::Unauthenticated("access token has been revoked".into()));
+        return Err(Error::Unauthenticated(
+            "access token has been revoked".into(),
+        ));
     }
     let row = refresh_tokens::find_by_row_id(&state.db, rtid)
         .await?
@@ -108,14 +126,20 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller
         .ok_or_else(|| Error::Unauthenticated("access token's user no longer exists".into()))?;
     Ok(Caller {
         user,
-        credential: Credential::Bearer { family_id: row.family_id, scope, expires_at: row.expires_at },
+        credential: Credential::Bearer {
+            family_id: row.family_id,
+            scope,
+            expires_at: row.expires_at,
+        },
     })
 }
 
 /// Validates a user name: 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
 pub fn parse_user_name(name: &str) -> Result<&str, Error> {
     let ok = (1..=MAX_NAME_LEN).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
     if ok {
         Ok(name)
     } else {
@@ -125,7 +149,12 @@ pub fn parse_user_name(name: &str) -> Result<&str, Error> {
     }
 }
 
-pub async fn add_user(state: &AppState, name: &str, password: &str, admin: bool) -> Result<User, Error> {
+pub async fn add_user(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    admin: bool,
+) -> Result<User, Error> {
     parse_user_name(name)?;
     if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
         return Err(Error::InvalidRequest(format!(
@@ -134,33 +163,66 @@ pub async fn add_user(state: &AppState, name: &str, password: &str, admin: bool)
     }
     let hash = passwords::hash(password.to_string()).await?;
     let now = state.clock.now();
-    let user = users::create(&state.db, name, &hash, admin, now).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => Error::Conflict(format!("user {name} already exists")),
-        other => other.into(),
-    })?;
-    audit::record(&state.db, now, "operator", "user.create", &format!("user:{name}"),
-        serde_json::json!({ "admin": admin })).await?;
+    let user = users::create(&state.db, name, &hash, admin, now)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                Error::Conflict(format!("user {name} already exists"))
+            }
+            other => other.into(),
+        })?;
+    audit::record(
+        &state.db,
+        now,
+        "operator",
+        "user.create",
+        &format!("user:{name}"),
+        serde_json::json!({ "admin": admin }),
+    )
+    .await?;
     Ok(user)
 }
 
-pub async fn add_album(state: &AppState, id: &str, name: Option<&str>) -> Result<albums::Album, Error> {
+pub async fn add_album(
+    state: &AppState,
+    id: &str,
+    name: Option<&str>,
+) -> Result<albums::Album, Error> {
     let album = AlbumId::parse(id).map_err(|e| Error::InvalidRequest(e.to_string()))?;
     let name = name.unwrap_or(id);
     if name.is_empty() || name.len() > 200 {
-        return Err(Error::InvalidRequest("album names are 1 to 200 characters".into()));
+        return Err(Error::InvalidRequest(
+            "album names are 1 to 200 characters".into(),
+        ));
     }
     let now = state.clock.now();
-    let a = albums::create(&state.db, album.as_str(), name, now).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => Error::Conflict(format!("album {id} already exists")),
-        other => other.into(),
-    })?;
-    audit::record(&state.db, now, "operator", "album.create", &format!("album:{id}"),
-        serde_json::json!({ "name": name })).await?;
+    let a = albums::create(&state.db, album.as_str(), name, now)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                Error::Conflict(format!("album {id} already exists"))
+            }
+            other => other.into(),
+        })?;
+    audit::record(
+        &state.db,
+        now,
+        "operator",
+        "album.create",
+        &format!("album:{id}"),
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
     Ok(a)
 }
 
 /// Sets a user's permissions on an album, replacing what they had (`none` removes them).
-pub async fn grant_album(state: &AppState, album: &str, user: &str, perms: &str) -> Result<Permissions, Error> {
+pub async fn grant_album(
+    state: &AppState,
+    album: &str,
+    user: &str,
+    perms: &str,
+) -> Result<Permissions, Error> {
     let perms = Permissions::parse_list(perms).map_err(|e| Error::InvalidRequest(e.to_string()))?;
     albums::find(&state.db, album)
         .await?
@@ -170,13 +232,24 @@ pub async fn grant_album(state: &AppState, album: &str, user: &str, perms: &str)
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
     let now = state.clock.now();
     albums::set_permissions(&state.db, album, u.id, &perms.to_list(), now).await?;
-    audit::record(&state.db, now, "operator", "album.grant", &format!("album:{album}"),
-        serde_json::json!({ "user": user, "permissions": perms.to_list() })).await?;
+    audit::record(
+        &state.db,
+        now,
+        "operator",
+        "album.grant",
+        &format!("album:{album}"),
+        serde_json::json!({ "user": user, "permissions": perms.to_list() }),
+    )
+    .await?;
     Ok(perms)
 }
 
 /// The caller's permissions on an album (empty if not a member or no such album).
-pub async fn album_permissions(state: &AppState, user_id: i64, album: &str) -> Result<Permissions, Error> {
+pub async fn album_permissions(
+    state: &AppState,
+    user_id: i64,
+    album: &str,
+) -> Result<Permissions, Error> {
     let rows = albums::permissions_on(&state.db, user_id, &[album]).await?;
     Ok(rows
         .first()

@@ -33,26 +33,42 @@ const GRANTS: [&str; 2] = ["refresh_token", "client_credentials"];
 
 pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Error> {
     let id_ok = (1..=128).contains(&c.id.len())
-        && c.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        && c.id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if !id_ok {
-        return Err(Error::InvalidRequest("client ids are 1 to 128 characters of letters, digits, '.', '_' and '-'".into()));
+        return Err(Error::InvalidRequest(
+            "client ids are 1 to 128 characters of letters, digits, '.', '_' and '-'".into(),
+        ));
     }
     if c.id == BUILTIN_PUBLIC_CLIENT {
-        return Err(Error::InvalidRequest(format!("{BUILTIN_PUBLIC_CLIENT} is the built-in public client's id")));
+        return Err(Error::InvalidRequest(format!(
+            "{BUILTIN_PUBLIC_CLIENT} is the built-in public client's id"
+        )));
     }
     let grant_types: Vec<String> = match &c.grant_types {
-        Some(list) => list.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        Some(list) => list
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         None if c.public => vec!["refresh_token".into()],
         None => GRANTS.iter().map(|s| s.to_string()).collect(),
     };
     if let Some(bad) = grant_types.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-        return Err(Error::InvalidRequest(format!("unknown grant type {bad:?}; use refresh_token, client_credentials")));
+        return Err(Error::InvalidRequest(format!(
+            "unknown grant type {bad:?}; use refresh_token, client_credentials"
+        )));
     }
     if c.public && grant_types.iter().any(|g| g == "client_credentials") {
-        return Err(Error::InvalidRequest("public clients cannot use client_credentials".into()));
+        return Err(Error::InvalidRequest(
+            "public clients cannot use client_credentials".into(),
+        ));
     }
     if c.public && c.introspect {
-        return Err(Error::InvalidRequest("public clients cannot introspect: they cannot authenticate".into()));
+        return Err(Error::InvalidRequest(
+            "public clients cannot introspect: they cannot authenticate".into(),
+        ));
     }
     let scope = c.scope.as_deref().map(str::trim).filter(|s| !s.is_empty());
     ClientScopePolicy::parse(scope).map_err(|e| Error::InvalidRequest(format!("--scope: {e}")))?;

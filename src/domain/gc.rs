@@ -49,12 +49,20 @@ pub async fn run_once(state: &AppState) -> Result<Collected, Error> {
 
 /// The background task of `serve`.
 pub async fn run_forever(state: AppState) {
-    let period = state.settings.gc_interval.to_std().max(Duration::from_secs(1));
+    let period = state
+        .settings
+        .gc_interval
+        .to_std()
+        .max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(period).await;
         match run_once(&state).await {
             Ok(c) if c.refresh_tokens + c.revoked_access_tokens > 0 => {
-                tracing::info!(refresh_tokens = c.refresh_tokens, revoked_access_tokens = c.revoked_access_tokens, "gc deleted stale rows")
+                tracing::info!(
+                    refresh_tokens = c.refresh_tokens,
+                    revoked_access_tokens = c.revoked_access_tokens,
+                    "gc deleted stale rows"
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "gc pass failed; will retry"),

@@ -29,7 +29,11 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
     Ok(out.unwrap_or_else(inactive))
 }
 
-async fn access_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Result<Option<Value>, Error> {
+async fn access_token(
+    state: &AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Value>, Error> {
     let keys = state.keys();
     let claims = match verify_access_token(
         token,
@@ -47,7 +51,9 @@ async fn access_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Resu
             return Ok(None);
         }
     };
-    if revoked_access_tokens::access_token_revoked(&state.db, &claims.jti, claims.rtid.as_deref()).await? {
+    if revoked_access_tokens::access_token_revoked(&state.db, &claims.jti, claims.rtid.as_deref())
+        .await?
+    {
         return Ok(None);
     }
     let mut m = Map::new();
@@ -68,14 +74,21 @@ async fn access_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Resu
     Ok(Some(Value::Object(m)))
 }
 
-async fn refresh_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Result<Option<Value>, Error> {
+async fn refresh_token(
+    state: &AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Value>, Error> {
     let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
         return Ok(None);
     };
     let Some(row) = refresh_tokens::find_by_hash(&state.db, &secret.hash()).await? else {
         return Ok(None);
     };
-    if row.revoked_at.is_some() || row.rotated_at.is_some() || row.expires_at.is_some_and(|e| e <= now) {
+    if row.revoked_at.is_some()
+        || row.rotated_at.is_some()
+        || row.expires_at.is_some_and(|e| e <= now)
+    {
         return Ok(None);
     }
     let Some(owner) = users::find_by_id(&state.db, row.user_id).await? else {
@@ -105,7 +118,10 @@ async fn refresh_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Res
     m.insert("scope".into(), scope.clone().into());
     m.insert(
         "client_id".into(),
-        row.client_id.clone().unwrap_or_else(|| crate::oauth::BUILTIN_PUBLIC_CLIENT.into()).into(),
+        row.client_id
+            .clone()
+            .unwrap_or_else(|| crate::oauth::BUILTIN_PUBLIC_CLIENT.into())
+            .into(),
     );
     m.insert("username".into(), owner.name.clone().into());
     m.insert("token_type".into(), "refresh_token".into());
@@ -124,12 +140,16 @@ async fn refresh_token(state: &AppState, token: &str, now: DateTime<Utc>) -> Res
 /// For a token confined to one album: `album_id` and `permissions`, as Kheops-style resource
 /// servers want them.
 fn add_album_fields(m: &mut Map<String, Value>, scope: &str) {
-    let Ok(scope) = Scope::parse(scope) else { return };
+    let Ok(scope) = Scope::parse(scope) else {
+        return;
+    };
     let albums = scope.albums();
     if scope.has_user() || albums.len() != 1 {
         return;
     }
-    let Some(album) = albums.into_iter().next() else { return };
+    let Some(album) = albums.into_iter().next() else {
+        return;
+    };
     let perms: Vec<&str> = scope
         .items()
         .filter_map(|i| match i {

@@ -15,7 +15,11 @@ pub struct FailureLimiter {
 
 impl FailureLimiter {
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { limit, window, entries: Arc::default() }
+        Self {
+            limit,
+            window,
+            entries: Arc::default(),
+        }
     }
 
     /// `Some(seconds to wait)` if any of the keys has reached the limit in its current window.

@@ -118,10 +118,14 @@ fn check_name(name: &str) -> Result<String, Error> {
         return Err(Error::InvalidRequest("name is required".into()));
     }
     if name.chars().count() > MAX_TOKEN_NAME {
-        return Err(Error::InvalidRequest(format!("name is longer than {MAX_TOKEN_NAME} characters")));
+        return Err(Error::InvalidRequest(format!(
+            "name is longer than {MAX_TOKEN_NAME} characters"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::InvalidRequest("name contains control characters".into()));
+        return Err(Error::InvalidRequest(
+            "name contains control characters".into(),
+        ));
     }
     Ok(name.to_string())
 }
@@ -139,7 +143,9 @@ fn resolve_expiry(
         Expiry::Default => Some(now + default_ttl),
         Expiry::In(secs) => {
             if secs <= 0 {
-                return Err(Error::InvalidRequest("expires_in must be a positive number of seconds".into()));
+                return Err(Error::InvalidRequest(
+                    "expires_in must be a positive number of seconds".into(),
+                ));
             }
             if secs as u64 > max.as_secs() {
                 return Err(Error::InvalidRequest(format!(
@@ -163,7 +169,8 @@ fn resolve_expiry(
         Expiry::Never => {
             if !state.settings.allow_non_expiring_tokens {
                 return Err(Error::InvalidRequest(
-                    "non-expiring tokens are disabled on this server (allow_non_expiring_tokens)".into(),
+                    "non-expiring tokens are disabled on this server (allow_non_expiring_tokens)"
+                        .into(),
                 ));
             }
             None
@@ -171,18 +178,35 @@ fn resolve_expiry(
     };
     // A token made with a Bearer credential never outlives the refresh token behind it.
     Ok(match (&caller.credential, at) {
-        (Credential::Bearer { expires_at: Some(cap), .. }, Some(t)) => Some(t.min(*cap)),
-        (Credential::Bearer { expires_at: Some(cap), .. }, None) => Some(*cap),
+        (
+            Credential::Bearer {
+                expires_at: Some(cap),
+                ..
+            },
+            Some(t),
+        ) => Some(t.min(*cap)),
+        (
+            Credential::Bearer {
+                expires_at: Some(cap),
+                ..
+            },
+            None,
+        ) => Some(*cap),
         (_, t) => t,
     })
 }
 
 /// Checks that `scope` is within what the caller holds now: their album permissions, and for a
 /// Bearer caller also the scope of their access token.
-async fn check_within_caller(state: &AppState, caller: &Caller, scope: &Scope) -> Result<(), Error> {
+async fn check_within_caller(
+    state: &AppState,
+    caller: &Caller,
+    scope: &Scope,
+) -> Result<(), Error> {
     if let Credential::Bearer { scope: parent, .. } = &caller.credential {
         for item in scope.items() {
-            let ok = parent.contains(item) || (parent.has_user() && matches!(item, ScopeItem::Album { .. }));
+            let ok = parent.contains(item)
+                || (parent.has_user() && matches!(item, ScopeItem::Album { .. }));
             if !ok {
                 return Err(Error::InvalidScope(format!(
                     "{item} exceeds the scope of the credential making this token"
@@ -224,7 +248,12 @@ struct Insert<'a> {
     expires_at: Option<DateTime<Utc>>,
 }
 
-async fn insert_token(state: &AppState, caller: &Caller, t: Insert<'_>, now: DateTime<Utc>) -> Result<Created, Error> {
+async fn insert_token(
+    state: &AppState,
+    caller: &Caller,
+    t: Insert<'_>,
+    now: DateTime<Utc>,
+) -> Result<Created, Error> {
     let secret = Secret::generate(SecretKind::RefreshToken);
     let id = public_id();
     let txn = crate::store::write_txn(&state.db).await?;
@@ -262,10 +291,17 @@ async fn insert_token(state: &AppState, caller: &Caller, t: Insert<'_>, now: Dat
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
-    Ok(Created { view: view(row, &caller.user.name, now), token: secret })
+    Ok(Created {
+        view: view(row, &caller.user.name, now),
+        token: secret,
+    })
 }
 
-pub async fn create_personal(state: &AppState, caller: &Caller, req: NewPersonal) -> Result<Created, Error> {
+pub async fn create_personal(
+    state: &AppState,
+    caller: &Caller,
+    req: NewPersonal,
+) -> Result<Created, Error> {
     let now = state.clock.now();
     let name = check_name(&req.name)?;
     let scope = Scope::parse(&req.scope).map_err(|e| Error::InvalidScope(e.to_string()))?;
@@ -295,7 +331,15 @@ pub async fn create_personal(state: &AppState, caller: &Caller, req: NewPersonal
     insert_token(
         state,
         caller,
-        Insert { kind, name, scope: &scope, album_id: None, client_id: req.client_id, rotating, expires_at },
+        Insert {
+            kind,
+            name,
+            scope: &scope,
+            album_id: None,
+            client_id: req.client_id,
+            rotating,
+            expires_at,
+        },
         now,
     )
     .await
@@ -314,15 +358,24 @@ pub async fn create_album_token(
         .ok_or_else(|| Error::NotFound(format!("no album {album_id}")))?;
     let name = check_name(&req.name)?;
     if req.permissions.is_empty() {
-        return Err(Error::InvalidRequest("permissions must name at least one of read, write, download, share".into()));
+        return Err(Error::InvalidRequest(
+            "permissions must name at least one of read, write, download, share".into(),
+        ));
     }
     let mut items = Vec::new();
     for p in &req.permissions {
-        let perm: Permission = p.parse().map_err(|e: crate::oauth::scope::ScopeError| Error::InvalidRequest(e.to_string()))?;
+        let perm: Permission = p
+            .parse()
+            .map_err(|e: crate::oauth::scope::ScopeError| Error::InvalidRequest(e.to_string()))?;
         if perm == Permission::Admin {
-            return Err(Error::InvalidRequest("admin cannot be granted to a token".into()));
+            return Err(Error::InvalidRequest(
+                "admin cannot be granted to a token".into(),
+            ));
         }
-        items.push(ScopeItem::Album { album: album_id.clone(), permission: perm });
+        items.push(ScopeItem::Album {
+            album: album_id.clone(),
+            permission: perm,
+        });
     }
     let scope = Scope::parse(&Scope::from_items(items).to_string())
         .map_err(|e| Error::InvalidRequest(e.to_string()))?;
@@ -332,11 +385,19 @@ pub async fn create_album_token(
             "creating album tokens needs share or admin on album {album_id}"
         )));
     }
-    check_within_caller(state, caller, &scope).await.map_err(|e| match e {
-        Error::InvalidScope(d) => Error::Forbidden(d),
-        other => other,
-    })?;
-    let expires_at = resolve_expiry(state, req.expiry, state.settings.album_token_default_ttl.to_chrono(), caller, now)?;
+    check_within_caller(state, caller, &scope)
+        .await
+        .map_err(|e| match e {
+            Error::InvalidScope(d) => Error::Forbidden(d),
+            other => other,
+        })?;
+    let expires_at = resolve_expiry(
+        state,
+        req.expiry,
+        state.settings.album_token_default_ttl.to_chrono(),
+        caller,
+        now,
+    )?;
     insert_token(
         state,
         caller,
@@ -360,7 +421,9 @@ pub fn parse_status(s: Option<&str>) -> Result<Option<StatusFilter>, Error> {
         Some("active") => Ok(Some(StatusFilter::Active)),
         Some("expired") => Ok(Some(StatusFilter::Expired)),
         Some("revoked") => Ok(Some(StatusFilter::Revoked)),
-        Some(_) => Err(Error::InvalidRequest("status must be active, expired or revoked".into())),
+        Some(_) => Err(Error::InvalidRequest(
+            "status must be active, expired or revoked".into(),
+        )),
     }
 }
 
@@ -373,22 +436,33 @@ impl Page {
     pub fn parse(limit: Option<u64>, offset: Option<u64>) -> Result<Self, Error> {
         let limit = limit.unwrap_or(50);
         if limit == 0 || limit > MAX_PAGE {
-            return Err(Error::InvalidRequest(format!("limit must be 1 to {MAX_PAGE}")));
+            return Err(Error::InvalidRequest(format!(
+                "limit must be 1 to {MAX_PAGE}"
+            )));
         }
         // The database drivers bind offsets as i64 and panic on anything larger.
         let offset = offset.unwrap_or(0);
         if offset > i64::MAX as u64 {
-            return Err(Error::InvalidRequest(format!("offset must be 0 to {}", i64::MAX)));
+            return Err(Error::InvalidRequest(format!(
+                "offset must be 0 to {}",
+                i64::MAX
+            )));
         }
         Ok(Page { limit, offset })
     }
 }
 
-async fn names_of(state: &AppState, rows: &[RefreshToken]) -> Result<std::collections::HashMap<i64, String>, Error> {
+async fn names_of(
+    state: &AppState,
+    rows: &[RefreshToken],
+) -> Result<std::collections::HashMap<i64, String>, Error> {
     let mut out = std::collections::HashMap::new();
     for r in rows {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(r.user_id) {
-            let name = users::find_by_id(&state.db, r.user_id).await?.map(|u| u.name).unwrap_or_default();
+            let name = users::find_by_id(&state.db, r.user_id)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_default();
             e.insert(name);
         }
     }
@@ -420,7 +494,9 @@ pub async fn list_tokens(
     let user_id = match user {
         Some(name) if name != caller.user.name => {
             if !caller.user.is_admin {
-                return Err(Error::Forbidden("listing another user's tokens needs the admin flag".into()));
+                return Err(Error::Forbidden(
+                    "listing another user's tokens needs the admin flag".into(),
+                ));
             }
             users::find_by_name(&state.db, name)
                 .await?
@@ -429,7 +505,17 @@ pub async fn list_tokens(
         }
         _ => caller.user.id,
     };
-    list(state, ListQuery { user_id: Some(user_id), album_id: None, status, limit: page.limit, offset: page.offset }).await
+    list(
+        state,
+        ListQuery {
+            user_id: Some(user_id),
+            album_id: None,
+            status,
+            limit: page.limit,
+            offset: page.offset,
+        },
+    )
+    .await
 }
 
 /// Album tokens of an album: all of them for an album admin (or a tessera admin), else the
@@ -467,7 +553,9 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<RefreshT
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(not_found());
     }
-    let row = refresh_tokens::find_head(&state.db, id).await?.ok_or_else(not_found)?;
+    let row = refresh_tokens::find_head(&state.db, id)
+        .await?
+        .ok_or_else(not_found)?;
     if row.user_id == caller.user.id || caller.user.is_admin {
         return Ok(row);
     }
@@ -482,7 +570,10 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<RefreshT
 
 pub async fn show(state: &AppState, caller: &Caller, id: &str) -> Result<TokenView, Error> {
     let row = visible(state, caller, id).await?;
-    let owner = users::find_by_id(&state.db, row.user_id).await?.map(|u| u.name).unwrap_or_default();
+    let owner = users::find_by_id(&state.db, row.user_id)
+        .await?
+        .map(|u| u.name)
+        .unwrap_or_default();
     Ok(view(row, &owner, state.clock.now()))
 }
 
@@ -498,8 +589,15 @@ pub async fn revoke_family(state: &AppState, actor: &str, family_id: &str) -> Re
     let txn = crate::store::write_txn(&state.db).await?;
     let revoked = refresh_tokens::revoke_families(&txn, &[family_id.to_string()], now).await?;
     if !revoked.is_empty() {
-        audit::record(&txn, now, actor, "token.revoke", &format!("token:{family_id}"),
-            serde_json::json!({ "revoked": revoked })).await?;
+        audit::record(
+            &txn,
+            now,
+            actor,
+            "token.revoke",
+            &format!("token:{family_id}"),
+            serde_json::json!({ "revoked": revoked }),
+        )
+        .await?;
     }
     txn.commit().await.map_err(StoreError::from)?;
     state.metrics.revoked(revoked.len() as u64);
@@ -515,8 +613,15 @@ pub async fn revoke_all_of_user(state: &AppState, actor: &str, user: &str) -> Re
     let txn = crate::store::write_txn(&state.db).await?;
     let families = refresh_tokens::live_families_of_user(&txn, u.id).await?;
     let revoked = refresh_tokens::revoke_families(&txn, &families, now).await?;
-    audit::record(&txn, now, actor, "token.revoke_all", &format!("user:{user}"),
-        serde_json::json!({ "revoked": revoked })).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        "token.revoke_all",
+        &format!("user:{user}"),
+        serde_json::json!({ "revoked": revoked }),
+    )
+    .await?;
     txn.commit().await.map_err(StoreError::from)?;
     state.metrics.revoked(revoked.len() as u64);
     Ok(revoked.len())
@@ -527,7 +632,10 @@ pub async fn operator_as(state: &AppState, user: &str) -> Result<Caller, Error> 
     let u = users::find_by_name(&state.db, user)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
-    Ok(Caller { user: u, credential: Credential::Operator })
+    Ok(Caller {
+        user: u,
+        credential: Credential::Operator,
+    })
 }
 
 /// Every token (or one user's), for the operator's `tessera token list`.
@@ -544,8 +652,17 @@ pub async fn operator_list(state: &AppState, user: Option<&str>) -> Result<Vec<T
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
-        let (page, total) =
-            list(state, ListQuery { user_id, album_id: None, status: None, limit: MAX_PAGE, offset }).await?;
+        let (page, total) = list(
+            state,
+            ListQuery {
+                user_id,
+                album_id: None,
+                status: None,
+                limit: MAX_PAGE,
+                offset,
+            },
+        )
+        .await?;
         offset += page.len() as u64;
         out.extend(page);
         if offset >= total || offset == 0 {

@@ -44,8 +44,13 @@ pub fn mint(state: &AppState, g: &Grant<'_>, now: DateTime<Utc>) -> Result<Acces
         rtid: g.refresh_row.map(str::to_string),
     };
     let keys = state.keys();
-    let token = jwt::sign(keys.signing(), AT_TYP, &claims).map_err(|e| Error::Internal(e.to_string()))?;
+    let token =
+        jwt::sign(keys.signing(), AT_TYP, &claims).map_err(|e| Error::Internal(e.to_string()))?;
     // Report the expiry at the second the JWT carries.
     let expires_at = DateTime::from_timestamp(exp.timestamp(), 0).unwrap_or(exp);
-    Ok(AccessToken { jwt: token, expires_at, jti })
+    Ok(AccessToken {
+        jwt: token,
+        expires_at,
+        jti,
+    })
 }

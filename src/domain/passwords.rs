@@ -1,8 +1,8 @@
 //! argon2id password hashing, always off the async executor (each check costs tens of ms).
 
-use rand::Rng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use rand::Rng;
 
 use super::Error;
 
@@ -27,8 +27,11 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Er
             Some(s) => (s, true),
             None => (dummy_hash().to_string(), false),
         };
-        let parsed = PasswordHash::new(&phc).map_err(|e| Error::Internal(format!("argon2: {e}")))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let parsed =
+            PasswordHash::new(&phc).map_err(|e| Error::Internal(format!("argon2: {e}")))?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && real)
     })
     .await
@@ -39,7 +42,9 @@ fn dummy_hash() -> &'static str {
     use std::sync::OnceLock;
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let Ok(salt) = new_salt() else { return String::new() };
+        let Ok(salt) = new_salt() else {
+            return String::new();
+        };
         Argon2::default()
             .hash_password(b"tessera-dummy-password", &salt)
             .map(|h| h.to_string())

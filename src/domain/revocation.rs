@@ -11,7 +11,11 @@ use crate::tokens::secret::{Secret, SecretKind};
 /// Revokes `token` if it is a live tessera token the requester may revoke. Unknown, expired,
 /// already revoked or garbage tokens are fine (RFC 7009 §2.2): the endpoint leaks nothing.
 /// `client` is the authenticated (or public, by id) client, if any.
-pub async fn revoke(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+pub async fn revoke(
+    state: &AppState,
+    token: &str,
+    client: Option<&KnownClient>,
+) -> Result<(), OAuthError> {
     // The hint only orders the lookup (§2.1); both kinds are tried whatever it says, and the
     // prefix tells them apart without a lookup.
     if token.starts_with("tsr_") {
@@ -23,7 +27,11 @@ pub async fn revoke(state: &AppState, token: &str, client: Option<&KnownClient>)
     }
 }
 
-async fn revoke_refresh(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+async fn revoke_refresh(
+    state: &AppState,
+    token: &str,
+    client: Option<&KnownClient>,
+) -> Result<(), OAuthError> {
     let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
         return Ok(());
     };
@@ -34,12 +42,16 @@ async fn revoke_refresh(state: &AppState, token: &str, client: Option<&KnownClie
         match client {
             Some(c) if c.id == *bound => {}
             Some(_) => {
-                return Err(OAuthError::unauthorized_client("this token was issued to another client"))
+                return Err(OAuthError::unauthorized_client(
+                    "this token was issued to another client",
+                ))
             }
             None => {
                 // Bound to a public client: presenting it is proof enough. Bound to a
                 // confidential client: that client must authenticate.
-                let public = clients::find(&state.db, bound).await?.is_some_and(|c| c.is_public);
+                let public = clients::find(&state.db, bound)
+                    .await?
+                    .is_some_and(|c| c.is_public);
                 if !public {
                     return Err(OAuthError::invalid_client(
                         "this token belongs to a confidential client; authenticate as it",
@@ -49,13 +61,19 @@ async fn revoke_refresh(state: &AppState, token: &str, client: Option<&KnownClie
         }
     }
     // Personal and album tokens belong to no client: their holder may revoke them.
-    let actor = client.map(|c| format!("client:{}", c.id)).unwrap_or_else(|| "holder".into());
+    let actor = client
+        .map(|c| format!("client:{}", c.id))
+        .unwrap_or_else(|| "holder".into());
     crate::domain::management::revoke_family(state, &actor, &row.family_id)
         .await
         .map_err(OAuthError::from)
 }
 
-async fn revoke_access(state: &AppState, token: &str, client: Option<&KnownClient>) -> Result<(), OAuthError> {
+async fn revoke_access(
+    state: &AppState,
+    token: &str,
+    client: Option<&KnownClient>,
+) -> Result<(), OAuthError> {
     let now = state.clock.now();
     let keys = state.keys();
     let Ok(claims) = verify_access_token(
@@ -72,10 +90,16 @@ async fn revoke_access(state: &AppState, token: &str, client: Option<&KnownClien
     };
     match client {
         Some(c) if c.id == claims.client_id => {}
-        Some(_) => return Err(OAuthError::unauthorized_client("this token was issued to another client")),
+        Some(_) => {
+            return Err(OAuthError::unauthorized_client(
+                "this token was issued to another client",
+            ))
+        }
         None if claims.client_id == BUILTIN_PUBLIC_CLIENT => {}
         None => {
-            let public = clients::find(&state.db, &claims.client_id).await?.is_some_and(|c| c.is_public);
+            let public = clients::find(&state.db, &claims.client_id)
+                .await?
+                .is_some_and(|c| c.is_public);
             if !public {
                 return Err(OAuthError::invalid_client(
                     "this token belongs to a confidential client; authenticate as it",

@@ -18,15 +18,19 @@ use crate::state::AppState;
 use crate::store::audit;
 
 async fn caller(state: &AppState, inc: &Incoming) -> Result<Caller, Error> {
-    let header = inc
-        .header("authorization")
-        .ok_or_else(|| Error::Unauthenticated("authenticate with HTTP Basic (user and password) or a Bearer access token".into()))?;
+    let header = inc.header("authorization").ok_or_else(|| {
+        Error::Unauthenticated(
+            "authenticate with HTTP Basic (user and password) or a Bearer access token".into(),
+        )
+    })?;
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
         return accounts::authenticate_bearer(state, rest.trim()).await;
     }
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(Error::Unauthenticated("unsupported Authorization scheme; use Basic or Bearer".into()));
+        return Err(Error::Unauthenticated(
+            "unsupported Authorization scheme; use Basic or Bearer".into(),
+        ));
     }
     let bad = || Error::Unauthenticated("malformed HTTP Basic credentials".into());
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
@@ -39,16 +43,24 @@ fn json_body<T: for<'de> Deserialize<'de>>(inc: &Incoming) -> Result<T, Error> {
     let ct = inc.header("content-type").unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/json") {
-        return Err(Error::InvalidRequest("the request body must be application/json".into()));
+        return Err(Error::InvalidRequest(
+            "the request body must be application/json".into(),
+        ));
     }
-    serde_json::from_slice(&inc.body).map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(&inc.body)
+        .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))
 }
 
 fn query<T: for<'de> Deserialize<'de>>(inc: &Incoming) -> Result<T, Error> {
-    serde_urlencoded::from_str(&inc.query).map_err(|e| Error::InvalidRequest(format!("invalid query: {e}")))
+    serde_urlencoded::from_str(&inc.query)
+        .map_err(|e| Error::InvalidRequest(format!("invalid query: {e}")))
 }
 
-fn expiry(expires_in: Option<i64>, expires_at: Option<&str>, never: Option<bool>) -> Result<Expiry, Error> {
+fn expiry(
+    expires_in: Option<i64>,
+    expires_at: Option<&str>,
+    never: Option<bool>,
+) -> Result<Expiry, Error> {
     match (expires_in, expires_at, never.unwrap_or(false)) {
         (None, None, false) => Ok(Expiry::Default),
         (Some(s), None, false) => Ok(Expiry::In(s)),
@@ -56,7 +68,9 @@ fn expiry(expires_in: Option<i64>, expires_at: Option<&str>, never: Option<bool>
             .map(|t| Expiry::At(t.with_timezone(&Utc)))
             .map_err(|_| Error::InvalidRequest("expires_at must be an RFC 3339 date-time".into())),
         (None, None, true) => Ok(Expiry::Never),
-        _ => Err(Error::InvalidRequest("give at most one of expires_in, expires_at and never_expires".into())),
+        _ => Err(Error::InvalidRequest(
+            "give at most one of expires_in, expires_at and never_expires".into(),
+        )),
     }
 }
 
@@ -67,7 +81,10 @@ fn created(c: Created) -> Response {
 }
 
 fn ok_json<T: serde::Serialize>(v: &T) -> Response {
-    no_store(json_response(StatusCode::OK, &serde_json::to_value(v).unwrap_or_default()))
+    no_store(json_response(
+        StatusCode::OK,
+        &serde_json::to_value(v).unwrap_or_default(),
+    ))
 }
 
 fn listed<T: serde::Serialize>(items: &[T], total: u64) -> Response {
@@ -84,7 +101,12 @@ fn no_content() -> Response {
     no_store(r)
 }
 
-fn respond(state: &AppState, route: &'static str, inc: &Incoming, r: Result<Response, Error>) -> Response {
+fn respond(
+    state: &AppState,
+    route: &'static str,
+    inc: &Incoming,
+    r: Result<Response, Error>,
+) -> Response {
     let r = r.unwrap_or_else(error::api);
     finish(state, route, inc, r)
 }
@@ -114,7 +136,9 @@ pub async fn create_token(state: AppState, inc: Incoming) -> Response {
             rotating: b.rotating.unwrap_or(false),
             client_id: b.client_id,
         };
-        management::create_personal(&state, &who, req).await.map(created)
+        management::create_personal(&state, &who, req)
+            .await
+            .map(created)
     }
     .await;
     respond(&state, "api_create_token", &inc, r)
@@ -137,7 +161,8 @@ pub async fn list_tokens(state: AppState, inc: Incoming) -> Response {
         let q: ListParams = query(&inc)?;
         let status = management::parse_status(q.status.as_deref())?;
         let page = Page::parse(q.limit, q.offset)?;
-        let (items, total) = management::list_tokens(&state, &who, q.user.as_deref(), status, page).await?;
+        let (items, total) =
+            management::list_tokens(&state, &who, q.user.as_deref(), status, page).await?;
         Ok(listed(&items, total))
     }
     .await;
@@ -149,7 +174,9 @@ pub async fn list_tokens(state: AppState, inc: Incoming) -> Response {
 pub async fn show_token(id: String, state: AppState, inc: Incoming) -> Response {
     let r = async {
         let who = caller(&state, &inc).await?;
-        management::show(&state, &who, &id).await.map(|v| ok_json(&v))
+        management::show(&state, &who, &id)
+            .await
+            .map(|v| ok_json(&v))
     }
     .await;
     respond(&state, "api_show_token", &inc, r)
@@ -160,7 +187,9 @@ pub async fn show_token(id: String, state: AppState, inc: Incoming) -> Response 
 pub async fn revoke_token(id: String, state: AppState, inc: Incoming) -> Response {
     let r = async {
         let who = caller(&state, &inc).await?;
-        management::revoke(&state, &who, &id).await.map(|()| no_content())
+        management::revoke(&state, &who, &id)
+            .await
+            .map(|()| no_content())
     }
     .await;
     respond(&state, "api_revoke_token", &inc, r)
@@ -189,7 +218,9 @@ pub async fn create_album_token(album: String, state: AppState, inc: Incoming) -
             expiry: expiry(b.expires_in, b.expires_at.as_deref(), b.never_expires)?,
             rotating: b.rotating.unwrap_or(false),
         };
-        management::create_album_token(&state, &who, &album, req).await.map(created)
+        management::create_album_token(&state, &who, &album, req)
+            .await
+            .map(created)
     }
     .await;
     respond(&state, "api_create_album_token", &inc, r)
@@ -211,7 +242,8 @@ pub async fn list_album_tokens(album: String, state: AppState, inc: Incoming) ->
         let q: PageParams = query(&inc)?;
         let status = management::parse_status(q.status.as_deref())?;
         let page = Page::parse(q.limit, q.offset)?;
-        let (items, total) = management::list_album_tokens(&state, &who, &album, status, page).await?;
+        let (items, total) =
+            management::list_album_tokens(&state, &who, &album, status, page).await?;
         Ok(listed(&items, total))
     }
     .await;
@@ -235,7 +267,8 @@ pub async fn list_user_tokens(user: String, state: AppState, inc: Incoming) -> R
         let q: PageParams = query(&inc)?;
         let status = management::parse_status(q.status.as_deref())?;
         let page = Page::parse(q.limit, q.offset)?;
-        let (items, total) = management::list_tokens(&state, &who, Some(&user), status, page).await?;
+        let (items, total) =
+            management::list_tokens(&state, &who, Some(&user), status, page).await?;
         Ok(listed(&items, total))
     }
     .await;

@@ -14,15 +14,19 @@ use crate::oauth::{ErrorCode, OAuthError};
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     let mut r = Response::new(body.to_string().into());
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 /// Responses that may carry tokens or token data must never be cached (RFC 6749 §5.1).
 pub fn no_store(mut r: Response) -> Response {
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
 
@@ -81,8 +85,14 @@ pub fn api(e: Error) -> Response {
     let mut r = json_response(status, &error_body(code, &description));
     if status == StatusCode::UNAUTHORIZED {
         let h = r.headers_mut();
-        h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\""));
-        h.append(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"tessera\""));
+        h.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tessera\""),
+        );
+        h.append(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"tessera\""),
+        );
     }
     if let Error::RateLimited(s) = e {
         add_retry_after(&mut r, Some(s));
@@ -102,7 +112,11 @@ impl warp::reject::Reject for BodyRejection {}
 /// Maps every rejection to a JSON error.
 pub async fn recover(rej: Rejection) -> Result<Response, Infallible> {
     let (status, code, description) = if rej.is_not_found() {
-        (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_string())
+        (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint".to_string(),
+        )
     } else if let Some(b) = rej.find::<BodyRejection>() {
         match b {
             BodyRejection::TooLarge(max) => (
@@ -110,25 +124,54 @@ pub async fn recover(rej: Rejection) -> Result<Response, Infallible> {
                 "invalid_request",
                 format!("request body is larger than {max} bytes"),
             ),
-            BodyRejection::Unreadable => {
-                (StatusCode::BAD_REQUEST, "invalid_request", "request body could not be read".into())
-            }
+            BodyRejection::Unreadable => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "request body could not be read".into(),
+            ),
         }
     } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "method not allowed on this endpoint".into())
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "method not allowed on this endpoint".into(),
+        )
     } else if rej.find::<warp::reject::InvalidQuery>().is_some() {
-        (StatusCode::BAD_REQUEST, "invalid_request", "invalid query string".into())
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "invalid query string".into(),
+        )
     } else if rej.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large".into())
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "request body too large".into(),
+        )
     } else if rej.find::<warp::reject::UnsupportedMediaType>().is_some() {
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", "unsupported content type".into())
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "unsupported content type".into(),
+        )
     } else if rej.find::<warp::reject::InvalidHeader>().is_some()
         || rej.find::<warp::reject::MissingHeader>().is_some()
     {
-        (StatusCode::BAD_REQUEST, "invalid_request", "invalid or missing header".into())
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "invalid or missing header".into(),
+        )
     } else {
         tracing::warn!(rejection = ?rej, "unhandled rejection");
-        (StatusCode::BAD_REQUEST, "invalid_request", "the request could not be processed".into())
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the request could not be processed".into(),
+        )
     };
-    Ok(no_store(json_response(status, &error_body(code, &description))))
+    Ok(no_store(json_response(
+        status,
+        &error_body(code, &description),
+    )))
 }

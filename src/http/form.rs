@@ -24,7 +24,10 @@ impl Form {
 pub fn is_form_content_type(content_type: Option<&str>) -> bool {
     content_type
         .and_then(|ct| ct.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Form, OAuthError> {
@@ -54,7 +57,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Form, OAuthError
 }
 
 fn decode(raw: &[u8]) -> Result<String, OAuthError> {
-    let bad = || OAuthError::invalid_request("invalid percent-encoding or UTF-8 in the request body");
+    let bad =
+        || OAuthError::invalid_request("invalid percent-encoding or UTF-8 in the request body");
     // Every '%' must start a two-hex-digit escape; percent_decode alone would pass "%zz" through.
     let mut i = 0;
     while i < raw.len() {
@@ -69,8 +73,14 @@ fn decode(raw: &[u8]) -> Result<String, OAuthError> {
             i += 1;
         }
     }
-    let plus: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_decode(&plus).decode_utf8().map(|c| c.into_owned()).map_err(|_| bad())
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_decode(&plus)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| bad())
 }
 
 /// A parameter name safe to echo in an error: short and printable.

@@ -55,7 +55,10 @@ pub fn metadata_document(state: &AppState) -> serde_json::Value {
 /// GET /.well-known/oauth-authorization-server
 pub async fn metadata(state: AppState, inc: Incoming) -> Response {
     let mut r = json_response(StatusCode::OK, &metadata_document(&state));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     finish(&state, "metadata", &inc, r)
 }
 
@@ -63,10 +66,15 @@ pub async fn metadata(state: AppState, inc: Incoming) -> Response {
 pub async fn jwks(state: AppState, inc: Incoming) -> Response {
     let body = state.keys().jwks(state.clock.now(), state.key_grace());
     let mut r = json_response(StatusCode::OK, &body);
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
     // Short enough that a rotation reaches resource servers well before old keys retire.
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     finish(&state, "jwks", &inc, r)
 }
 

@@ -36,13 +36,19 @@ impl Incoming {
     }
     /// The source address used as a rate-limiting key.
     pub fn source(&self) -> String {
-        self.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+        self.remote
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
     }
 }
 
 /// Records the request in the metrics and returns the response.
 pub fn finish(state: &AppState, route: &'static str, inc: &Incoming, r: Response) -> Response {
-    state.metrics.observe(route, r.status().as_u16(), inc.started.elapsed().as_secs_f64());
+    state.metrics.observe(
+        route,
+        r.status().as_u16(),
+        inc.started.elapsed().as_secs_f64(),
+    );
     r
 }
 
@@ -55,24 +61,28 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
 fn incoming(max: u64) -> impl Filter<Extract = (Incoming,), Error = Rejection> + Clone {
     warp::header::headers_cloned()
         .and(warp::addr::remote())
-        .and(
-            warp::query::raw()
-                .or(warp::any().map(String::new))
-                .unify(),
-        )
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream())
-        .and_then(move |headers: HeaderMap, remote: Option<SocketAddr>, query: String, body| async move {
-            let started = Instant::now();
-            let declared = headers
-                .get(warp::http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > max) {
-                return Err(warp::reject::custom(BodyRejection::TooLarge(max)));
-            }
-            let body = collect_limited(body, max).await?;
-            Ok::<_, Rejection>(Incoming { headers, remote, body, query, started })
-        })
+        .and_then(
+            move |headers: HeaderMap, remote: Option<SocketAddr>, query: String, body| async move {
+                let started = Instant::now();
+                let declared = headers
+                    .get(warp::http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > max) {
+                    return Err(warp::reject::custom(BodyRejection::TooLarge(max)));
+                }
+                let body = collect_limited(body, max).await?;
+                Ok::<_, Rejection>(Incoming {
+                    headers,
+                    remote,
+                    body,
+                    query,
+                    started,
+                })
+            },
+        )
 }
 
 async fn collect_limited<S, B>(body: S, max: u64) -> Result<Bytes, Rejection>
@@ -98,15 +108,25 @@ where
 }
 
 /// Every route of tessera, with the rejection handler.
-pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
+pub fn routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let max = state.settings.max_body_bytes;
     let s = move || with_state(state.clone());
     let inc = move || incoming(max);
 
     // GET /healthz
-    let healthz = warp::path!("healthz").and(warp::get()).and(s()).and(inc()).then(meta::healthz);
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(meta::healthz);
     // GET /readyz
-    let readyz = warp::path!("readyz").and(warp::get()).and(s()).and(inc()).then(meta::readyz);
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(meta::readyz);
     // GET /.well-known/oauth-authorization-server
     let metadata = warp::path!(".well-known" / "oauth-authorization-server")
         .and(warp::get())
@@ -114,13 +134,29 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .and(inc())
         .then(meta::metadata);
     // GET /.well-known/jwks.json
-    let jwks = warp::path!(".well-known" / "jwks.json").and(warp::get()).and(s()).and(inc()).then(meta::jwks);
+    let jwks = warp::path!(".well-known" / "jwks.json")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(meta::jwks);
     // GET /metrics
-    let metrics = warp::path!("metrics").and(warp::get()).and(s()).and(inc()).then(meta::metrics);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(meta::metrics);
     // POST /oauth/token
-    let token = warp::path!("oauth" / "token").and(warp::post()).and(s()).and(inc()).then(oauth_routes::token);
+    let token = warp::path!("oauth" / "token")
+        .and(warp::post())
+        .and(s())
+        .and(inc())
+        .then(oauth_routes::token);
     // POST /oauth/revoke
-    let revoke = warp::path!("oauth" / "revoke").and(warp::post()).and(s()).and(inc()).then(oauth_routes::revoke);
+    let revoke = warp::path!("oauth" / "revoke")
+        .and(warp::post())
+        .and(s())
+        .and(inc())
+        .then(oauth_routes::revoke);
     // POST /oauth/introspect
     let introspect = warp::path!("oauth" / "introspect")
         .and(warp::post())
@@ -129,15 +165,29 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .then(oauth_routes::introspect);
 
     // POST /api/tokens
-    let create_token = warp::path!("api" / "tokens").and(warp::post()).and(s()).and(inc()).then(api::create_token);
+    let create_token = warp::path!("api" / "tokens")
+        .and(warp::post())
+        .and(s())
+        .and(inc())
+        .then(api::create_token);
     // GET /api/tokens
-    let list_tokens = warp::path!("api" / "tokens").and(warp::get()).and(s()).and(inc()).then(api::list_tokens);
+    let list_tokens = warp::path!("api" / "tokens")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::list_tokens);
     // GET /api/tokens/{id}
-    let show_token =
-        warp::path!("api" / "tokens" / String).and(warp::get()).and(s()).and(inc()).then(api::show_token);
+    let show_token = warp::path!("api" / "tokens" / String)
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::show_token);
     // DELETE /api/tokens/{id}
-    let revoke_token =
-        warp::path!("api" / "tokens" / String).and(warp::delete()).and(s()).and(inc()).then(api::revoke_token);
+    let revoke_token = warp::path!("api" / "tokens" / String)
+        .and(warp::delete())
+        .and(s())
+        .and(inc())
+        .then(api::revoke_token);
     // POST /api/albums/{album_id}/tokens
     let create_album_token = warp::path!("api" / "albums" / String / "tokens")
         .and(warp::post())
@@ -163,9 +213,17 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
         .and(inc())
         .then(api::revoke_user_tokens);
     // GET /api/audit (admins)
-    let audit = warp::path!("api" / "audit").and(warp::get()).and(s()).and(inc()).then(api::audit);
+    let audit = warp::path!("api" / "audit")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::audit);
     // GET /api/me
-    let me = warp::path!("api" / "me").and(warp::get()).and(s()).and(inc()).then(api::me);
+    let me = warp::path!("api" / "me")
+        .and(warp::get())
+        .and(s())
+        .and(inc())
+        .then(api::me);
 
     let oauth = token.or(revoke).unify().or(introspect).unify();
     let wellknown = metadata.or(jwks).unify();
@@ -211,4 +269,3 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl warp::Reply,), Err
             );
         }))
 }
-

@@ -42,10 +42,18 @@ pub async fn token(state: AppState, inc: Incoming) -> Response {
 }
 
 fn credentials(inc: &Incoming, form: &Form) -> Result<ClientCredentials, OAuthError> {
-    ClientCredentials::from_request(inc.header("authorization"), form.get("client_id"), form.get("client_secret"))
+    ClientCredentials::from_request(
+        inc.header("authorization"),
+        form.get("client_id"),
+        form.get("client_secret"),
+    )
 }
 
-fn check_rate_limit(state: &AppState, creds: &ClientCredentials, source: &str) -> Result<(), OAuthError> {
+fn check_rate_limit(
+    state: &AppState,
+    creds: &ClientCredentials,
+    source: &str,
+) -> Result<(), OAuthError> {
     let mut keys = vec![format!("ip:{source}")];
     if let Some(id) = creds.client_id() {
         keys.push(format!("client:{id}"));
@@ -78,7 +86,9 @@ async fn token_inner(state: &AppState, inc: &Incoming) -> Result<TokenResponse, 
     let source = inc.source();
     check_rate_limit(state, &creds, &source)?;
     if kind == GrantKind::ClientCredentials && matches!(creds, ClientCredentials::None) {
-        return Err(OAuthError::invalid_client("client_credentials needs client authentication"));
+        return Err(OAuthError::invalid_client(
+            "client_credentials needs client authentication",
+        ));
     }
     let requested = form
         .get("scope")
@@ -88,15 +98,21 @@ async fn token_inner(state: &AppState, inc: &Incoming) -> Result<TokenResponse, 
     // Both client authentication methods reach the flows as HTTP Basic (see oxide_frontend).
     let authorization = match &creds {
         ClientCredentials::None => None,
-        ClientCredentials::Secret { client_id, secret, .. } => {
+        ClientCredentials::Secret {
+            client_id, secret, ..
+        } => {
             if client_id.contains(':') {
                 return Err(OAuthError::invalid_client("client authentication failed"));
             }
-            Some(format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}"))))
+            Some(format!(
+                "Basic {}",
+                STANDARD.encode(format!("{client_id}:{secret}"))
+            ))
         }
-        ClientCredentials::PublicId { client_id } => {
-            Some(format!("Basic {}", STANDARD.encode(format!("{client_id}:"))))
-        }
+        ClientCredentials::PublicId { client_id } => Some(format!(
+            "Basic {}",
+            STANDARD.encode(format!("{client_id}:"))
+        )),
     };
     let request = FormRequest::new(form.iter(), authorization);
     let out = endpoint::run(state, kind, request, requested.as_ref(), &source).await?;
@@ -108,7 +124,11 @@ async fn token_inner(state: &AppState, inc: &Incoming) -> Result<TokenResponse, 
 }
 
 /// Authenticates the caller of revoke or introspect if it named a client.
-async fn client_of(state: &AppState, inc: &Incoming, form: &Form) -> Result<Option<KnownClient>, OAuthError> {
+async fn client_of(
+    state: &AppState,
+    inc: &Incoming,
+    form: &Form,
+) -> Result<Option<KnownClient>, OAuthError> {
     let creds = credentials(inc, form)?;
     client_auth::authenticate(state, &creds, &inc.source()).await
 }
@@ -125,7 +145,9 @@ pub async fn revoke(state: AppState, inc: Incoming) -> Response {
 
 async fn revoke_inner(state: &AppState, inc: &Incoming) -> Result<(), OAuthError> {
     let form = form::parse(inc.header("content-type"), &inc.body)?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     // token_type_hint only orders the lookup; an unknown or wrong hint changes nothing.
     let client = client_of(state, inc, &form).await?;
     revocation::revoke(state, token, client.as_ref()).await
@@ -147,7 +169,11 @@ async fn introspect_inner(state: &AppState, inc: &Incoming) -> Result<Response, 
     let form = form::parse(inc.header("content-type"), &inc.body)?;
     let client = match client_of(state, inc, &form).await? {
         Some(c) if !c.is_public => c,
-        _ => return Err(OAuthError::invalid_client("introspection needs an authenticated resource-server client")),
+        _ => {
+            return Err(OAuthError::invalid_client(
+                "introspection needs an authenticated resource-server client",
+            ))
+        }
     };
     if !client.may_introspect {
         let body = serde_json::json!({
@@ -156,11 +182,14 @@ async fn introspect_inner(state: &AppState, inc: &Incoming) -> Result<Response, 
         });
         return Ok(no_store(json_response(StatusCode::FORBIDDEN, &body)));
     }
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let answer = introspection::introspect(state, token).await?;
-    let wants_jwt = inc
-        .header("accept")
-        .is_some_and(|a| a.split(',').any(|m| m.trim().starts_with(INTROSPECTION_JWT)));
+    let wants_jwt = inc.header("accept").is_some_and(|a| {
+        a.split(',')
+            .any(|m| m.trim().starts_with(INTROSPECTION_JWT))
+    });
     if !wants_jwt {
         return Ok(no_store(json_response(StatusCode::OK, &answer)));
     }
@@ -173,8 +202,12 @@ async fn introspect_inner(state: &AppState, inc: &Incoming) -> Result<Response, 
         "token_introspection": answer,
     });
     let keys = state.keys();
-    let signed = jwt::sign(keys.signing(), "token-introspection+jwt", &claims).map_err(|_| OAuthError::server_error())?;
+    let signed = jwt::sign(keys.signing(), "token-introspection+jwt", &claims)
+        .map_err(|_| OAuthError::server_error())?;
     let mut r = Response::new(signed.into());
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(INTROSPECTION_JWT));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(INTROSPECTION_JWT),
+    );
     Ok(no_store(r))
 }

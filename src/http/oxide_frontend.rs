@@ -21,12 +21,19 @@ pub struct FormRequest {
 impl FormRequest {
     /// `params` must already be validated (no repeats); client credentials are passed only
     /// through `authorization`, so both authentication methods reach the flows the same way.
-    pub fn new<'a>(params: impl Iterator<Item = (&'a String, &'a String)>, authorization: Option<String>) -> Self {
+    pub fn new<'a>(
+        params: impl Iterator<Item = (&'a String, &'a String)>,
+        authorization: Option<String>,
+    ) -> Self {
         let body = params
             .filter(|(k, _)| k.as_str() != "client_id" && k.as_str() != "client_secret")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        FormRequest { body, empty: NormalizedParameter::new(), authorization }
+        FormRequest {
+            body,
+            empty: NormalizedParameter::new(),
+            authorization,
+        }
     }
 }
 

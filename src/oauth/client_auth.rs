@@ -19,7 +19,11 @@ pub enum ClientCredentials {
     /// No client identification at all.
     None,
     /// A client id and secret, from the `Authorization: Basic` header or the form body.
-    Secret { client_id: String, secret: String, via_header: bool },
+    Secret {
+        client_id: String,
+        secret: String,
+        via_header: bool,
+    },
     /// Only a `client_id` form parameter: a public client (`none` authentication).
     PublicId { client_id: String },
 }
@@ -28,15 +32,20 @@ impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientCredentials::None => f.write_str("None"),
-            ClientCredentials::Secret { client_id, via_header, .. } => f
+            ClientCredentials::Secret {
+                client_id,
+                via_header,
+                ..
+            } => f
                 .debug_struct("Secret")
                 .field("client_id", client_id)
                 .field("secret", &"[redacted]")
                 .field("via_header", via_header)
                 .finish(),
-            ClientCredentials::PublicId { client_id } => {
-                f.debug_struct("PublicId").field("client_id", client_id).finish()
-            }
+            ClientCredentials::PublicId { client_id } => f
+                .debug_struct("PublicId")
+                .field("client_id", client_id)
+                .finish(),
         }
     }
 }
@@ -45,9 +54,8 @@ impl ClientCredentials {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             ClientCredentials::None => None,
-            ClientCredentials::Secret { client_id, .. } | ClientCredentials::PublicId { client_id } => {
-                Some(client_id)
-            }
+            ClientCredentials::Secret { client_id, .. }
+            | ClientCredentials::PublicId { client_id } => Some(client_id),
         }
     }
 
@@ -87,7 +95,11 @@ impl ClientCredentials {
             if id.is_empty() {
                 return Err(bad());
             }
-            return Ok(ClientCredentials::Secret { client_id: id, secret, via_header: true });
+            return Ok(ClientCredentials::Secret {
+                client_id: id,
+                secret,
+                via_header: true,
+            });
         }
         match (form_client_id, form_client_secret) {
             (Some(id), Some(secret)) if !id.is_empty() => Ok(ClientCredentials::Secret {
@@ -95,12 +107,12 @@ impl ClientCredentials {
                 secret: secret.to_string(),
                 via_header: false,
             }),
-            (None, Some(_)) | (Some(_), Some(_)) => {
-                Err(OAuthError::invalid_request("client_secret given without a client_id"))
-            }
-            (Some(id), None) if !id.is_empty() => {
-                Ok(ClientCredentials::PublicId { client_id: id.to_string() })
-            }
+            (None, Some(_)) | (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+                "client_secret given without a client_id",
+            )),
+            (Some(id), None) if !id.is_empty() => Ok(ClientCredentials::PublicId {
+                client_id: id.to_string(),
+            }),
             (Some(_), None) => Err(OAuthError::invalid_request("client_id is empty")),
             (None, None) => Ok(ClientCredentials::None),
         }
@@ -109,7 +121,10 @@ impl ClientCredentials {
 
 fn form_decode(s: &str) -> Option<String> {
     let plus = s.replace('+', " ");
-    percent_decode_str(&plus).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode_str(&plus)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// A client as the protocol needs it.
@@ -139,12 +154,19 @@ impl KnownClient {
         KnownClient {
             id: c.id.clone(),
             is_public: c.is_public,
-            grant_types: c.grant_types.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+            grant_types: c
+                .grant_types
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
             // Stored policies were validated when the client was registered.
-            policy: ClientScopePolicy::parse(c.scope.as_deref()).unwrap_or(ClientScopePolicy::Only {
-                exact: Default::default(),
-                any_album: Default::default(),
-            }),
+            policy: ClientScopePolicy::parse(c.scope.as_deref()).unwrap_or(
+                ClientScopePolicy::Only {
+                    exact: Default::default(),
+                    any_album: Default::default(),
+                },
+            ),
             may_introspect: c.may_introspect,
         }
     }
@@ -197,7 +219,9 @@ pub async fn authenticate(
 ) -> Result<Option<KnownClient>, OAuthError> {
     let (id, secret): (&str, Option<&[u8]>) = match creds {
         ClientCredentials::None => return Ok(None),
-        ClientCredentials::Secret { client_id, secret, .. } => (client_id, Some(secret.as_bytes())),
+        ClientCredentials::Secret {
+            client_id, secret, ..
+        } => (client_id, Some(secret.as_bytes())),
         ClientCredentials::PublicId { client_id } => (client_id, None),
     };
     let keys = [format!("client:{id}"), format!("ip:{source}")];

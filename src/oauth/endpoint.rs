@@ -17,7 +17,9 @@ use oxide_auth::endpoint::{
 };
 use oxide_auth::primitives::grant::Grant;
 use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
-use oxide_auth::primitives::registrar::{BoundClient, ClientUrl, PreGrant, RegisteredUrl, RegistrarError};
+use oxide_auth::primitives::registrar::{
+    BoundClient, ClientUrl, PreGrant, RegisteredUrl, RegistrarError,
+};
 use oxide_auth::primitives::scope::Scope as FlowScope;
 use oxide_auth_async::endpoint::client_credentials::ClientCredentialsFlow;
 use oxide_auth_async::endpoint::refresh::RefreshFlow;
@@ -87,7 +89,10 @@ struct DbRegistrar<'a> {
 
 #[async_trait]
 impl Registrar for DbRegistrar<'_> {
-    async fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
+    async fn bound_redirect<'b>(
+        &self,
+        bound: ClientUrl<'b>,
+    ) -> Result<BoundClient<'b>, RegistrarError> {
         // Neither grant uses redirection; oxide-auth's Grant still wants a URL, so the issuer's.
         Ok(BoundClient {
             client_id: bound.client_id,
@@ -101,7 +106,8 @@ impl Registrar for DbRegistrar<'_> {
         _scope: Option<FlowScope>,
     ) -> Result<PreGrant, RegistrarError> {
         let Some(known) = peek(&self.scratch.client) else {
-            self.scratch.fail(OAuthError::invalid_client("client authentication failed"));
+            self.scratch
+                .fail(OAuthError::invalid_client("client authentication failed"));
             return Err(RegistrarError::Unspecified);
         };
         match grants::client_credentials_scope(&known, self.requested) {
@@ -124,7 +130,11 @@ impl Registrar for DbRegistrar<'_> {
         }
     }
 
-    async fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
+    async fn check(
+        &self,
+        client_id: &str,
+        passphrase: Option<&[u8]>,
+    ) -> Result<(), RegistrarError> {
         match client_auth::check(self.state, client_id, passphrase).await {
             Ok(c) => {
                 put(&self.scratch.client, c);
@@ -132,7 +142,9 @@ impl Registrar for DbRegistrar<'_> {
             }
             Err(CheckFailure::Rejected) => {
                 let keys = [format!("client:{client_id}"), format!("ip:{}", self.source)];
-                self.state.limiter.fail(&[keys[0].as_str(), keys[1].as_str()]);
+                self.state
+                    .limiter
+                    .fail(&[keys[0].as_str(), keys[1].as_str()]);
                 Err(RegistrarError::Unspecified)
             }
             Err(CheckFailure::Store(e)) => {
@@ -171,8 +183,20 @@ impl Issuer for DbIssuer<'_> {
             Ok(access) => {
                 let until = access.expires_at;
                 let token = access.jwt.clone();
-                put(&self.scratch.issued, Issued { access, refresh: None, scope });
-                Ok(IssuedToken { token, refresh: None, until, token_type: TokenType::Bearer })
+                put(
+                    &self.scratch.issued,
+                    Issued {
+                        access,
+                        refresh: None,
+                        scope,
+                    },
+                );
+                Ok(IssuedToken {
+                    token,
+                    refresh: None,
+                    until,
+                    token_type: TokenType::Bearer,
+                })
             }
             Err(e) => {
                 self.scratch.fail(e.into());
@@ -314,8 +338,20 @@ where
     let scratch = Scratch::default();
     let now = state.clock.now();
     let endpoint = TokenEndpoint {
-        registrar: DbRegistrar { state, scratch: &scratch, requested, issuer_url: &issuer_url, source },
-        issuer: DbIssuer { state, scratch: &scratch, requested, issuer_url: &issuer_url, now },
+        registrar: DbRegistrar {
+            state,
+            scratch: &scratch,
+            requested,
+            issuer_url: &issuer_url,
+            source,
+        },
+        issuer: DbIssuer {
+            state,
+            scratch: &scratch,
+            requested,
+            issuer_url: &issuer_url,
+            now,
+        },
         solicitor: ClientIsOwner,
     };
     let outcome = match kind {
@@ -352,11 +388,16 @@ fn translate_flow_error(resp: &impl FlowResponse) -> OAuthError {
         return OAuthError::invalid_client("client authentication failed");
     }
     match resp.error_code().as_deref() {
-        Some("invalid_grant") => OAuthError::invalid_grant("refresh token was issued to another client"),
-        Some("invalid_scope") => OAuthError::invalid_scope("requested scope exceeds what the refresh token grants"),
-        Some("unsupported_grant_type") => {
-            OAuthError::new(super::ErrorCode::UnsupportedGrantType, "unsupported grant_type")
+        Some("invalid_grant") => {
+            OAuthError::invalid_grant("refresh token was issued to another client")
         }
+        Some("invalid_scope") => {
+            OAuthError::invalid_scope("requested scope exceeds what the refresh token grants")
+        }
+        Some("unsupported_grant_type") => OAuthError::new(
+            super::ErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        ),
         Some("invalid_client") => OAuthError::invalid_client("client authentication failed"),
         _ => OAuthError::invalid_request("malformed token request"),
     }
@@ -364,5 +405,7 @@ fn translate_flow_error(resp: &impl FlowResponse) -> OAuthError {
 
 /// Our grammar is a subset of RFC 6749's scope characters, so this fails only on a bug.
 fn to_flow_scope(s: &Scope) -> Result<FlowScope, OAuthError> {
-    s.to_string().parse().map_err(|_| OAuthError::server_error())
+    s.to_string()
+        .parse()
+        .map_err(|_| OAuthError::server_error())
 }

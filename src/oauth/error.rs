@@ -56,7 +56,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), retry_after: None }
+        Self {
+            code,
+            description: description.into(),
+            retry_after: None,
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
@@ -77,7 +81,10 @@ impl OAuthError {
         Self::new(ErrorCode::ServerError, "internal error; see the server log")
     }
     pub fn unavailable() -> Self {
-        Self::new(ErrorCode::TemporarilyUnavailable, "the database is unavailable; retry shortly")
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the database is unavailable; retry shortly",
+        )
     }
     pub fn rate_limited(secs: u64) -> Self {
         Self {

@@ -73,7 +73,9 @@ pub async fn recover(
 
     let (client, bound_client_id) = match (&row.client_id, client) {
         (Some(bound), Some(c)) if *bound != c.id => {
-            return Err(OAuthError::invalid_grant("refresh token was issued to another client"))
+            return Err(OAuthError::invalid_grant(
+                "refresh token was issued to another client",
+            ))
         }
         (Some(bound), Some(c)) => (c.clone(), bound.clone()),
         (Some(bound), None) => {
@@ -161,7 +163,15 @@ pub async fn recover(
         )));
     }
     let ceiling = Scope::from_items(token_scope.items().chain(base.items()).cloned());
-    Ok(Recovered { row, owner, client, bound_client_id, ceiling, scope, grace_duplicate })
+    Ok(Recovered {
+        row,
+        owner,
+        client,
+        bound_client_id,
+        ceiling,
+        scope,
+        grace_duplicate,
+    })
 }
 
 /// Replay of a rotated token after the grace window: the token may be stolen, so the whole
@@ -173,13 +183,22 @@ async fn reuse_detected(
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
     let txn = crate::store::write_txn(&state.db).await?;
-    let revoked = refresh_tokens::revoke_families(&txn, std::slice::from_ref(&row.family_id), now).await?;
+    let revoked =
+        refresh_tokens::revoke_families(&txn, std::slice::from_ref(&row.family_id), now).await?;
     let detail = serde_json::json!({
         "row": row.id,
         "client_id": client.map(|c| c.id.clone()),
         "revoked_families": revoked,
     });
-    audit::record(&txn, now, "tessera", "refresh_token.reuse_detected", &row.family_id, detail).await?;
+    audit::record(
+        &txn,
+        now,
+        "tessera",
+        "refresh_token.reuse_detected",
+        &row.family_id,
+        detail,
+    )
+    .await?;
     txn.commit().await.map_err(crate::store::StoreError::from)?;
     state.metrics.reuse_detected();
     state.metrics.revoked(revoked.len() as u64);
@@ -189,7 +208,11 @@ async fn reuse_detected(
 
 /// Mints the access token and, for rotating tokens, atomically replaces the refresh token.
 /// The response is built only after the rotation committed.
-pub async fn complete(state: &AppState, rec: &Recovered, now: DateTime<Utc>) -> Result<Issued, OAuthError> {
+pub async fn complete(
+    state: &AppState,
+    rec: &Recovered,
+    now: DateTime<Utc>,
+) -> Result<Issued, OAuthError> {
     let row = &rec.row;
     let access = minting::mint(
         state,
@@ -206,21 +229,32 @@ pub async fn complete(state: &AppState, rec: &Recovered, now: DateTime<Utc>) -> 
         if state.should_touch(&row.id, now) {
             refresh_tokens::touch_last_used(&state.db, &row.id, now).await?;
         }
-        return Ok(Issued { access, refresh: None, scope: rec.scope.clone() });
+        return Ok(Issued {
+            access,
+            refresh: None,
+            scope: rec.scope.clone(),
+        });
     }
 
     let secret = Secret::generate(SecretKind::RefreshToken);
     let txn = crate::store::write_txn(&state.db).await?;
     if !refresh_tokens::mark_rotated(&txn, &row.id, now).await? {
-        txn.rollback().await.map_err(crate::store::StoreError::from)?;
+        txn.rollback()
+            .await
+            .map_err(crate::store::StoreError::from)?;
         // Lost the race to a concurrent exchange of the same token.
         let current = refresh_tokens::find_by_row_id(&state.db, &row.id).await?;
         return match current {
             Some(c)
                 if c.revoked_at.is_none()
-                    && c.rotated_at.is_some_and(|r| now - r <= state.settings.rotation_grace.to_chrono()) =>
+                    && c.rotated_at
+                        .is_some_and(|r| now - r <= state.settings.rotation_grace.to_chrono()) =>
             {
-                Ok(Issued { access, refresh: None, scope: rec.scope.clone() })
+                Ok(Issued {
+                    access,
+                    refresh: None,
+                    scope: rec.scope.clone(),
+                })
             }
             _ => Err(OAuthError::invalid_grant("refresh token has been revoked")),
         };
@@ -247,12 +281,19 @@ pub async fn complete(state: &AppState, rec: &Recovered, now: DateTime<Utc>) -> 
     )
     .await?;
     txn.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok(Issued { access, refresh: Some(secret), scope: rec.scope.clone() })
+    Ok(Issued {
+        access,
+        refresh: Some(secret),
+        scope: rec.scope.clone(),
+    })
 }
 
 /// The scope a confidential client gets for itself: what it asked for, or else the exact scopes
 /// it was registered with. `user` needs a user and is never granted here.
-pub fn client_credentials_scope(client: &KnownClient, requested: Option<&Scope>) -> Result<Scope, OAuthError> {
+pub fn client_credentials_scope(
+    client: &KnownClient,
+    requested: Option<&Scope>,
+) -> Result<Scope, OAuthError> {
     if client.is_public {
         return Err(OAuthError::unauthorized_client(
             "public clients cannot use the client_credentials grant",

@@ -16,7 +16,8 @@ pub struct AlbumId(String);
 impl AlbumId {
     pub fn parse(s: &str) -> Result<Self, ScopeError> {
         if (1..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             Ok(AlbumId(s.to_string()))
         } else {
@@ -46,8 +47,12 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const SCOPED: [Permission; 4] =
-        [Permission::Read, Permission::Write, Permission::Download, Permission::Share];
+    pub const SCOPED: [Permission; 4] = [
+        Permission::Read,
+        Permission::Write,
+        Permission::Download,
+        Permission::Share,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -99,9 +104,15 @@ impl Permissions {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        [Permission::Read, Permission::Write, Permission::Download, Permission::Share, Permission::Admin]
-            .into_iter()
-            .filter(move |p| self.contains_raw(*p))
+        [
+            Permission::Read,
+            Permission::Write,
+            Permission::Download,
+            Permission::Share,
+            Permission::Admin,
+        ]
+        .into_iter()
+        .filter(move |p| self.contains_raw(*p))
     }
 
     /// Parses a comma list such as `read,download`; `none` (or empty) is the empty set.
@@ -119,7 +130,10 @@ impl Permissions {
 
     /// The stored form: a comma list in a fixed order.
     pub fn to_list(self) -> String {
-        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -127,7 +141,10 @@ impl Permissions {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ScopeItem {
     User,
-    Album { album: AlbumId, permission: Permission },
+    Album {
+        album: AlbumId,
+        permission: Permission,
+    },
 }
 
 impl fmt::Display for ScopeItem {
@@ -170,7 +187,10 @@ impl FromStr for ScopeItem {
         if permission == Permission::Admin {
             return Err(ScopeError::UnknownPermission("admin".into()));
         }
-        Ok(ScopeItem::Album { album: AlbumId::parse(album)?, permission })
+        Ok(ScopeItem::Album {
+            album: AlbumId::parse(album)?,
+            permission,
+        })
     }
 }
 
@@ -220,15 +240,19 @@ impl Scope {
     /// Drops download/share on albums whose read was dropped, so the read rule holds again.
     pub fn normalize_read_rule(self) -> Self {
         let has_read = |album: &AlbumId, items: &BTreeSet<ScopeItem>| {
-            items.contains(&ScopeItem::Album { album: album.clone(), permission: Permission::Read })
+            items.contains(&ScopeItem::Album {
+                album: album.clone(),
+                permission: Permission::Read,
+            })
         };
         let kept = self
             .0
             .iter()
             .filter(|i| match i {
-                ScopeItem::Album { album, permission: Permission::Download | Permission::Share } => {
-                    has_read(album, &self.0)
-                }
+                ScopeItem::Album {
+                    album,
+                    permission: Permission::Download | Permission::Share,
+                } => has_read(album, &self.0),
                 _ => true,
             })
             .cloned()
@@ -279,12 +303,17 @@ impl fmt::Display for Scope {
 #[derive(Clone, Debug)]
 pub enum ClientScopePolicy {
     Any,
-    Only { exact: BTreeSet<ScopeItem>, any_album: BTreeSet<Permission> },
+    Only {
+        exact: BTreeSet<ScopeItem>,
+        any_album: BTreeSet<Permission>,
+    },
 }
 
 impl ClientScopePolicy {
     pub fn parse(s: Option<&str>) -> Result<Self, ScopeError> {
-        let Some(s) = s else { return Ok(ClientScopePolicy::Any) };
+        let Some(s) = s else {
+            return Ok(ClientScopePolicy::Any);
+        };
         let mut exact = BTreeSet::new();
         let mut any_album = BTreeSet::new();
         for part in s.split(' ').filter(|p| !p.is_empty()) {
@@ -325,7 +354,10 @@ mod tests {
     #[test]
     fn parses_and_sorts() {
         let s = Scope::parse("album:b:read user album:a:download album:a:read").unwrap();
-        assert_eq!(s.to_string(), "album:a:download album:a:read album:b:read user");
+        assert_eq!(
+            s.to_string(),
+            "album:a:download album:a:read album:b:read user"
+        );
     }
 
     #[test]
@@ -333,19 +365,37 @@ mod tests {
         assert_eq!(Scope::parse(""), Err(ScopeError::Empty));
         assert_eq!(Scope::parse("   "), Err(ScopeError::Empty));
         assert!(matches!(Scope::parse("admin"), Err(ScopeError::Unknown(_))));
-        assert!(matches!(Scope::parse("album:x:admin"), Err(ScopeError::UnknownPermission(_))));
-        assert!(matches!(Scope::parse("album:x:delete"), Err(ScopeError::UnknownPermission(_))));
+        assert!(matches!(
+            Scope::parse("album:x:admin"),
+            Err(ScopeError::UnknownPermission(_))
+        ));
+        assert!(matches!(
+            Scope::parse("album:x:delete"),
+            Err(ScopeError::UnknownPermission(_))
+        ));
         assert_eq!(Scope::parse("album::read"), Err(ScopeError::BadAlbumId));
         assert_eq!(Scope::parse("album:a/b:read"), Err(ScopeError::BadAlbumId));
-        assert_eq!(Scope::parse(&format!("album:{}:read", "a".repeat(65))), Err(ScopeError::BadAlbumId));
+        assert_eq!(
+            Scope::parse(&format!("album:{}:read", "a".repeat(65))),
+            Err(ScopeError::BadAlbumId)
+        );
         assert!(Scope::parse(&format!("album:{}:read", "a".repeat(64))).is_ok());
-        assert_eq!(Scope::parse(&"user ".repeat(1000)), Err(ScopeError::TooLong));
+        assert_eq!(
+            Scope::parse(&"user ".repeat(1000)),
+            Err(ScopeError::TooLong)
+        );
     }
 
     #[test]
     fn download_and_share_need_read() {
-        assert!(matches!(Scope::parse("album:a:download"), Err(ScopeError::NeedsRead(..))));
-        assert!(matches!(Scope::parse("album:a:share album:b:read"), Err(ScopeError::NeedsRead(..))));
+        assert!(matches!(
+            Scope::parse("album:a:download"),
+            Err(ScopeError::NeedsRead(..))
+        ));
+        assert!(matches!(
+            Scope::parse("album:a:share album:b:read"),
+            Err(ScopeError::NeedsRead(..))
+        ));
         assert!(Scope::parse("album:a:share album:a:read").is_ok());
         assert!(Scope::parse("album:a:write").is_ok());
     }
@@ -371,13 +421,18 @@ mod tests {
         assert_eq!(p.to_list(), "read,share");
         assert!(Permissions::parse_list("none").unwrap().is_empty());
         assert!(Permissions::parse_list("read,fly").is_err());
-        assert!(Permissions::parse_list("admin").unwrap().allows(Permission::Write));
+        assert!(Permissions::parse_list("admin")
+            .unwrap()
+            .allows(Permission::Write));
     }
 
     fn item() -> impl Strategy<Value = String> {
         prop_oneof![
             Just("user".to_string()),
-            ("[A-Za-z0-9_-]{1,64}", prop::sample::select(vec!["read", "write", "download", "share"]))
+            (
+                "[A-Za-z0-9_-]{1,64}",
+                prop::sample::select(vec!["read", "write", "download", "share"])
+            )
                 .prop_map(|(a, p)| format!("album:{a}:{p}")),
         ]
     }

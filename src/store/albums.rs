@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::entity::album::{self, Entity as Albums};
 use super::entity::album_member::{self, Entity as Members};
@@ -80,5 +78,8 @@ pub async fn permissions_on(
         .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|m| (m.album_id, m.permissions)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.album_id, m.permissions))
+        .collect())
 }

@@ -43,7 +43,10 @@ pub struct AuditQuery<'a> {
 }
 
 /// Newest first, with the total count.
-pub async fn list(db: &impl ConnectionTrait, q: &AuditQuery<'_>) -> Result<(Vec<AuditEvent>, u64), StoreError> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    q: &AuditQuery<'_>,
+) -> Result<(Vec<AuditEvent>, u64), StoreError> {
     let mut cond = Condition::all();
     if let Some(a) = q.action {
         cond = cond.add(C::Action.eq(a));

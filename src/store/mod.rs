@@ -46,11 +46,17 @@ impl From<DbErr> for StoreError {
 
 fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as E;
-    matches!(e, E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_))
+    matches!(
+        e,
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_)
+    )
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 /// Connects and configures the pool for the URL's backend.
@@ -103,7 +109,9 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
 /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
 /// lock up front (waiting up to the busy timeout) instead of failing with "database is locked"
 /// when a read inside it later turns into a write. PostgreSQL ignores the mode.
-pub async fn write_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+pub async fn write_txn(
+    db: &DatabaseConnection,
+) -> Result<sea_orm::DatabaseTransaction, StoreError> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     db.begin_with_options(TransactionOptions {
         isolation_level: None,

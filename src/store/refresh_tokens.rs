@@ -42,7 +42,10 @@ pub struct NewRefreshToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(db: &impl ConnectionTrait, t: NewRefreshToken) -> Result<RefreshToken, StoreError> {
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    t: NewRefreshToken,
+) -> Result<RefreshToken, StoreError> {
     let row = refresh_token::ActiveModel {
         id: Set(t.id),
         secret_hash: Set(t.secret_hash),
@@ -72,12 +75,18 @@ pub async fn find_by_hash(
     super::unique(Tokens::find().filter(C::SecretHash.eq(secret_hash)), db).await
 }
 
-pub async fn find_by_row_id(db: &impl ConnectionTrait, id: &str) -> Result<Option<RefreshToken>, StoreError> {
+pub async fn find_by_row_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<RefreshToken>, StoreError> {
     super::unique(Tokens::find_by_id(id.to_string()), db).await
 }
 
 /// The head of the family with this public id.
-pub async fn find_head(db: &impl ConnectionTrait, family_id: &str) -> Result<Option<RefreshToken>, StoreError> {
+pub async fn find_head(
+    db: &impl ConnectionTrait,
+    family_id: &str,
+) -> Result<Option<RefreshToken>, StoreError> {
     Ok(Tokens::find()
         .filter(C::FamilyId.eq(family_id))
         .filter(C::RotatedAt.is_null())
@@ -86,8 +95,14 @@ pub async fn find_head(db: &impl ConnectionTrait, family_id: &str) -> Result<Opt
 }
 
 /// The row that replaced `row_id` by rotation, if any.
-pub async fn successor(db: &impl ConnectionTrait, row_id: &str) -> Result<Option<RefreshToken>, StoreError> {
-    Ok(Tokens::find().filter(C::RotatedFromId.eq(row_id)).one(db).await?)
+pub async fn successor(
+    db: &impl ConnectionTrait,
+    row_id: &str,
+) -> Result<Option<RefreshToken>, StoreError> {
+    Ok(Tokens::find()
+        .filter(C::RotatedFromId.eq(row_id))
+        .one(db)
+        .await?)
 }
 
 /// Compare-and-set: marks `row_id` rotated if, and only if, it is still the live head.
@@ -102,7 +117,11 @@ pub async fn mark_rotated(
         .filter(C::Id.eq(row_id))
         .filter(C::RotatedAt.is_null())
         .filter(C::RevokedAt.is_null())
-        .filter(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)))
+        .filter(
+            Condition::any()
+                .add(C::ExpiresAt.is_null())
+                .add(C::ExpiresAt.gt(now)),
+        )
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -140,7 +159,10 @@ pub async fn revoke_families(
             .into_tuple()
             .all(db)
             .await?;
-        frontier = children.into_iter().filter(|f| all.insert(f.clone())).collect();
+        frontier = children
+            .into_iter()
+            .filter(|f| all.insert(f.clone()))
+            .collect();
     }
     let all: Vec<String> = all.into_iter().collect();
     let mut newly = Vec::new();
@@ -210,9 +232,11 @@ pub async fn list(
             cond = cond.add(C::RevokedAt.is_null()).add(C::ExpiresAt.lte(now))
         }
         Some(StatusFilter::Active) => {
-            cond = cond
-                .add(C::RevokedAt.is_null())
-                .add(Condition::any().add(C::ExpiresAt.is_null()).add(C::ExpiresAt.gt(now)))
+            cond = cond.add(C::RevokedAt.is_null()).add(
+                Condition::any()
+                    .add(C::ExpiresAt.is_null())
+                    .add(C::ExpiresAt.gt(now)),
+            )
         }
     }
     let total = Tokens::find().filter(cond.clone()).count(db).await?;
@@ -252,6 +276,9 @@ pub async fn delete_stale(
     if ids.is_empty() {
         return Ok(0);
     }
-    let res = Tokens::delete_many().filter(C::Id.is_in(ids)).exec(db).await?;
+    let res = Tokens::delete_many()
+        .filter(C::Id.is_in(ids))
+        .exec(db)
+        .await?;
     Ok(res.rows_affected)
 }

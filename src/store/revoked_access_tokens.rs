@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::entity::revoked_access_token::{self, Column as C, Entity as Revoked};
 use super::StoreError;
@@ -40,7 +42,11 @@ pub async fn access_token_revoked(
     use super::entity::refresh_token::{Column as R, Entity as Tokens};
     // Literals, not bound values: PostgreSQL cannot type a bare `SELECT $1`.
     let one = || Expr::cust("1");
-    let listed = Query::select().expr(one()).from(Revoked).and_where(Expr::col(C::Jti).eq(jti)).to_owned();
+    let listed = Query::select()
+        .expr(one())
+        .from(Revoked)
+        .and_where(Expr::col(C::Jti).eq(jti))
+        .to_owned();
     let mut revoked = Expr::exists(listed);
     if let Some(rtid) = rtid {
         let live_row = Query::select()
@@ -51,9 +57,18 @@ pub async fn access_token_revoked(
             .to_owned();
         revoked = revoked.or(Expr::exists(live_row).not());
     }
-    let q = Query::select().expr_as(Expr::case(revoked, one()).finally(Expr::cust("0")), "revoked").to_owned();
+    let q = Query::select()
+        .expr_as(
+            Expr::case(revoked, one()).finally(Expr::cust("0")),
+            "revoked",
+        )
+        .to_owned();
     let row = db.query_one(&q).await?;
-    Ok(row.map(|r| r.try_get::<i32>("", "revoked")).transpose()?.unwrap_or(1) != 0)
+    Ok(row
+        .map(|r| r.try_get::<i32>("", "revoked"))
+        .transpose()?
+        .unwrap_or(1)
+        != 0)
 }
 
 /// Deletes up to `batch` ids whose token has expired anyway.
@@ -73,5 +88,9 @@ pub async fn delete_expired(
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(Revoked::delete_many().filter(C::Jti.is_in(ids)).exec(db).await?.rows_affected)
+    Ok(Revoked::delete_many()
+        .filter(C::Jti.is_in(ids))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

@@ -25,7 +25,10 @@ pub async fn create(
     Ok(row.insert(db).await?)
 }
 
-pub async fn find_by_name(db: &impl ConnectionTrait, name: &str) -> Result<Option<User>, StoreError> {
+pub async fn find_by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<User>, StoreError> {
     super::unique(Users::find().filter(user::Column::Name.eq(name)), db).await
 }
 

@@ -78,14 +78,21 @@ pub struct VerifyContext<'a> {
 
 /// Verifies signature, `typ`, `kid`, `alg`, `iss`, `aud`, `exp` and `nbf` (against tessera's
 /// clock, not the system's, so tests can move time).
-pub fn verify_access_token(token: &str, ctx: &VerifyContext<'_>) -> Result<AccessClaims, JwtRejection> {
+pub fn verify_access_token(
+    token: &str,
+    ctx: &VerifyContext<'_>,
+) -> Result<AccessClaims, JwtRejection> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRejection::Malformed)?;
     match header.typ.as_deref() {
-        Some(t) if t.eq_ignore_ascii_case(AT_TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
+        Some(t)
+            if t.eq_ignore_ascii_case(AT_TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
         _ => return Err(JwtRejection::WrongType),
     }
     let kid = header.kid.as_deref().ok_or(JwtRejection::UnknownKey)?;
-    let key = ctx.keys.verifying(kid, ctx.now, ctx.key_grace).ok_or(JwtRejection::UnknownKey)?;
+    let key = ctx
+        .keys
+        .verifying(kid, ctx.now, ctx.key_grace)
+        .ok_or(JwtRejection::UnknownKey)?;
     let mut v = Validation::new(key.alg.to_jsonwebtoken());
     v.algorithms = vec![key.alg.to_jsonwebtoken()];
     v.set_issuer(&[ctx.issuer]);

@@ -68,7 +68,10 @@ impl FromStr for Algorithm {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("key directory {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("key file {path} is not a usable {alg} PKCS#8 key")]
     BadKey { path: String, alg: &'static str },
     #[error("key metadata {path}: {reason}")]
@@ -123,7 +126,10 @@ pub enum KeyState {
 
 impl Key {
     fn from_pkcs8(der: &[u8], meta: &KeyMeta, path: &Path) -> Result<Self, KeyError> {
-        let bad = || KeyError::BadKey { path: path.display().to_string(), alg: meta.alg.as_str() };
+        let bad = || KeyError::BadKey {
+            path: path.display().to_string(),
+            alg: meta.alg.as_str(),
+        };
         let (signer, jwk_json) = match meta.alg {
             Algorithm::Es256 => {
                 let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -230,7 +236,11 @@ impl KeySet {
     }
 
     /// The RFC 7517 JWK Set of every key that is signing or still verifying.
-    pub fn jwks(&self, now: DateTime<Utc>, max_token_lifetime: chrono::Duration) -> serde_json::Value {
+    pub fn jwks(
+        &self,
+        now: DateTime<Utc>,
+        max_token_lifetime: chrono::Duration,
+    ) -> serde_json::Value {
         let keys: Vec<&Jwk> = self
             .keys
             .iter()
@@ -252,7 +262,10 @@ impl KeyDir {
     }
 
     fn io(&self, e: std::io::Error) -> KeyError {
-        KeyError::Io { path: self.dir.display().to_string(), source: e }
+        KeyError::Io {
+            path: self.dir.display().to_string(),
+            source: e,
+        }
     }
 
     /// Loads every key; generates one of `alg` first if the directory holds none.
@@ -281,10 +294,11 @@ impl KeyDir {
             }
             let pem_path = path.with_extension("pem");
             let meta_text = std::fs::read_to_string(&path).map_err(|e| self.io(e))?;
-            let meta: KeyMeta = serde_json::from_str(&meta_text).map_err(|e| KeyError::BadMeta {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let meta: KeyMeta =
+                serde_json::from_str(&meta_text).map_err(|e| KeyError::BadMeta {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
             let pem_text = match std::fs::read(&pem_path) {
                 Ok(t) => t,
                 // A sidecar without its key is a rotation still being written by another
@@ -314,13 +328,12 @@ impl KeyDir {
     pub fn generate(&self, alg: Algorithm, now: DateTime<Utc>) -> Result<String, KeyError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
         let der: Vec<u8> = match alg {
-            Algorithm::Es256 => EcdsaKeyPair::generate_pkcs8(
-                &ECDSA_P256_SHA256_FIXED_SIGNING,
-                &SystemRandom::new(),
-            )
-            .map_err(|_| KeyError::Generate)?
-            .as_ref()
-            .to_vec(),
+            Algorithm::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
+            }
             Algorithm::EdDsa => Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
                 .map_err(|_| KeyError::Generate)?
                 .as_ref()
@@ -329,14 +342,22 @@ impl KeyDir {
                 use aws_lc_rs::encoding::AsDer;
                 let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                     .map_err(|_| KeyError::Generate)?;
-                let der: aws_lc_rs::encoding::Pkcs8V1Der = kp.as_der().map_err(|_| KeyError::Generate)?;
+                let der: aws_lc_rs::encoding::Pkcs8V1Der =
+                    kp.as_der().map_err(|_| KeyError::Generate)?;
                 der.as_ref().to_vec()
             }
         };
-        let meta = KeyMeta { alg, created_at: now, retired_at: None };
+        let meta = KeyMeta {
+            alg,
+            created_at: now,
+            retired_at: None,
+        };
         let key = Key::from_pkcs8(&der, &meta, &self.dir)?;
         let pem_text = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
-        self.write_private(&self.dir.join(format!("{}.pem", key.kid)), pem_text.as_bytes())?;
+        self.write_private(
+            &self.dir.join(format!("{}.pem", key.kid)),
+            pem_text.as_bytes(),
+        )?;
         self.write_meta(&key.kid, &meta)?;
         Ok(key.kid)
     }
@@ -347,7 +368,11 @@ impl KeyDir {
         let kid = self.generate(alg, now)?;
         if let Some(old) = old {
             for k in old.all().iter().filter(|k| k.retired_at.is_none()) {
-                let meta = KeyMeta { alg: k.alg, created_at: k.created_at, retired_at: Some(now) };
+                let meta = KeyMeta {
+                    alg: k.alg,
+                    created_at: k.created_at,
+                    retired_at: Some(now),
+                };
                 self.write_meta(&k.kid, &meta)?;
             }
         }
@@ -378,7 +403,9 @@ impl KeyDir {
             .mode(mode)
             .open(&tmp)
             .map_err(|e| self.io(e))?;
-        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| self.io(e))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| self.io(e))?;
         std::fs::rename(&tmp, path).map_err(|e| self.io(e))
     }
 }

@@ -58,7 +58,9 @@ impl Secret {
 
     /// Checks prefix, shape and checksum: everything that can be known without the database.
     pub fn parse(kind: SecretKind, s: &str) -> Result<Self, SecretFormatError> {
-        let rest = s.strip_prefix(kind.prefix()).ok_or(SecretFormatError::Prefix)?;
+        let rest = s
+            .strip_prefix(kind.prefix())
+            .ok_or(SecretFormatError::Prefix)?;
         if rest.len() != BODY_LEN + CHECK_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(SecretFormatError::Shape);
         }
@@ -139,7 +141,10 @@ mod tests {
         let t = Secret::generate(SecretKind::RefreshToken);
         assert!(t.expose().starts_with("tsr_"));
         assert_eq!(t.expose().len(), 4 + BODY_LEN + CHECK_LEN);
-        assert_eq!(Secret::parse(SecretKind::RefreshToken, t.expose()), Ok(t.clone()));
+        assert_eq!(
+            Secret::parse(SecretKind::RefreshToken, t.expose()),
+            Ok(t.clone())
+        );
         assert_eq!(
             Secret::parse(SecretKind::ClientSecret, t.expose()),
             Err(SecretFormatError::Prefix)
@@ -166,7 +171,10 @@ mod tests {
         // The largest value each generator can produce must fit without overflow.
         assert_eq!(base62_fixed(u128::MAX >> (128 - 71), 12).len(), 12);
         assert_eq!(base62_fixed(u128::MAX, BODY_LEN).len(), BODY_LEN);
-        assert_eq!(base62_fixed(u128::from(u32::MAX), CHECK_LEN).len(), CHECK_LEN);
+        assert_eq!(
+            base62_fixed(u128::from(u32::MAX), CHECK_LEN).len(),
+            CHECK_LEN
+        );
         for _ in 0..10_000 {
             assert_eq!(public_id().len(), 12);
         }

@@ -20,17 +20,30 @@ db_test!(metadata_claims_only_what_works, |app| {
     assert_eq!(m["issuer"], "http://tessera.test");
     assert_eq!(m["token_endpoint"], "http://tessera.test/oauth/token");
     assert_eq!(m["revocation_endpoint"], "http://tessera.test/oauth/revoke");
-    assert_eq!(m["introspection_endpoint"], "http://tessera.test/oauth/introspect");
+    assert_eq!(
+        m["introspection_endpoint"],
+        "http://tessera.test/oauth/introspect"
+    );
     assert_eq!(m["jwks_uri"], "http://tessera.test/.well-known/jwks.json");
-    let grants: Vec<&str> = m["grant_types_supported"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let grants: Vec<&str> = m["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(grants, ["refresh_token", "client_credentials"]);
-    let methods = m["token_endpoint_auth_methods_supported"].as_array().unwrap();
+    let methods = m["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
     assert!(methods.contains(&Value::from("client_secret_basic")));
     assert!(methods.contains(&Value::from("client_secret_post")));
     assert!(methods.contains(&Value::from("none")));
     assert!(m["introspection_endpoint_auth_methods_supported"].is_array());
     assert!(m["revocation_endpoint_auth_methods_supported"].is_array());
-    assert!(m["scopes_supported"].as_array().unwrap().contains(&Value::from("user")));
+    assert!(m["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("user")));
 });
 
 db_test!(jwks_publishes_the_signing_key, |app| {
@@ -41,8 +54,14 @@ db_test!(jwks_publishes_the_signing_key, |app| {
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["alg"], "ES256");
     assert_eq!(keys[0]["use"], "sig");
-    assert_eq!(keys[0]["kid"], Value::from(app.state.keys().signing().kid.clone()));
-    assert!(keys[0].get("d").is_none(), "private key material must never be published");
+    assert_eq!(
+        keys[0]["kid"],
+        Value::from(app.state.keys().signing().kid.clone())
+    );
+    assert!(
+        keys[0].get("d").is_none(),
+        "private key material must never be published"
+    );
 });
 
 db_test!(unknown_paths_and_methods_answer_json, |app| {
@@ -59,10 +78,14 @@ db_test!(unknown_paths_and_methods_answer_json, |app| {
 
 db_test!(oversized_bodies_are_refused_with_json, |app| {
     let big = "a".repeat(64 * 1024);
-    let r = app.http.post(app.url("/oauth/token"))
+    let r = app
+        .http
+        .post(app.url("/oauth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("grant_type=refresh_token&refresh_token={big}"))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"], "invalid_request");
@@ -73,9 +96,17 @@ db_test!(keys_and_data_survive_a_restart, |app| {
     let kid = app.state.keys().signing().kid.clone();
     app.add_user("bob", "pw", false).await;
     let settings = crate::helpers::test_settings(app.dir.path(), &app.database_url, &[]);
-    let second = tessera::app::Application::build(settings, tessera::clock::Clock::default()).await.unwrap();
-    assert_eq!(second.state().keys().signing().kid, kid, "a restart keeps the same key");
-    let user = tessera::store::users::find_by_name(&second.state().db, "bob").await.unwrap();
+    let second = tessera::app::Application::build(settings, tessera::clock::Clock::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.state().keys().signing().kid,
+        kid,
+        "a restart keeps the same key"
+    );
+    let user = tessera::store::users::find_by_name(&second.state().db, "bob")
+        .await
+        .unwrap();
     assert!(user.is_some(), "a restart keeps the data");
 });
 
@@ -83,16 +114,41 @@ db_test!(keys_and_data_survive_a_restart, |app| {
 db_test!(key_rotation_keeps_old_key_published, |app| {
     let old = app.state.keys().signing().kid.clone();
     let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir.rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now()).unwrap();
+    let new = dir
+        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
+        .unwrap();
     app.state.reload_keys().unwrap();
     assert_eq!(app.state.keys().signing().kid, new);
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&old.as_str()) && kids.contains(&new.as_str()), "{kids:?}");
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old.as_str()) && kids.contains(&new.as_str()),
+        "{kids:?}"
+    );
     // After the longest access-token lifetime (plus margin) the old key is no longer served.
     app.clock.advance(chrono::Duration::hours(1));
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, [new.as_str()]);
 });
 
@@ -101,14 +157,23 @@ async fn every_algorithm_generates_signs_and_verifies() {
     for alg in ["ES256", "EdDSA", "RS256"] {
         let dir = tempfile::tempdir().unwrap();
         let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let settings = crate::helpers::test_settings(dir.path(), &db, &[("TESSERA_SIGNING_ALG", alg)]);
-        let app = tessera::app::Application::build(settings, tessera::clock::Clock::default()).await.unwrap();
+        let settings =
+            crate::helpers::test_settings(dir.path(), &db, &[("TESSERA_SIGNING_ALG", alg)]);
+        let app = tessera::app::Application::build(settings, tessera::clock::Clock::default())
+            .await
+            .unwrap();
         let state = app.state().clone();
         assert_eq!(state.keys().signing().alg.as_str(), alg);
         let scope = tessera::oauth::scope::Scope::parse("user").unwrap();
         let t = tessera::domain::minting::mint(
             &state,
-            &tessera::domain::minting::Grant { subject: "s", client_id: "c", scope: &scope, refresh_row: None, not_after: None },
+            &tessera::domain::minting::Grant {
+                subject: "s",
+                client_id: "c",
+                scope: &scope,
+                refresh_row: None,
+                not_after: None,
+            },
             state.clock.now(),
         )
         .unwrap();
@@ -138,9 +203,11 @@ fn invalid_settings_exit_2_with_one_clear_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("access_token_ttl") && err.contains("fifteen"), "{err}");
+    assert!(
+        err.contains("access_token_ttl") && err.contains("fifteen"),
+        "{err}"
+    );
 }
-
 
 db_test!(
     /// /metrics counts requests per route and status, issued tokens and introspections.

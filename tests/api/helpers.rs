@@ -64,7 +64,9 @@ pub async fn create_pg_database(base: &str) -> (String, String) {
         .await
         .expect("create test database");
     admin.close().await.ok();
-    let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database path");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("postgres URL with a database path");
     (format!("{prefix}/{name}"), name)
 }
 
@@ -86,12 +88,19 @@ pub async fn drop_pg_database(base: &str, name: &str) {
 }
 
 /// Settings for a test server; `extra` are TESSERA_* overrides.
-pub fn test_settings(dir: &std::path::Path, database_url: &str, extra: &[(&str, &str)]) -> Settings {
+pub fn test_settings(
+    dir: &std::path::Path,
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
     let mut env: Vec<(String, String)> = vec![
         ("TESSERA_LISTEN".into(), "127.0.0.1:0".into()),
         ("TESSERA_ISSUER".into(), "http://tessera.test".into()),
         ("TESSERA_DATABASE_URL".into(), database_url.into()),
-        ("TESSERA_KEYS_DIR".into(), dir.join("keys").display().to_string()),
+        (
+            "TESSERA_KEYS_DIR".into(),
+            dir.join("keys").display().to_string(),
+        ),
     ];
     for (k, v) in extra {
         env.push((k.to_string(), v.to_string()));
@@ -108,7 +117,10 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("tempdir");
         let (database_url, pg_db) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+                None,
+            ),
             Backend::Postgres => {
                 let base = postgres_base_url()?;
                 let (url, name) = create_pg_database(&base).await;
@@ -128,7 +140,9 @@ impl TestApp {
     ) -> TestApp {
         let settings = test_settings(dir.path(), &database_url, extra);
         let clock = Clock::default();
-        let app = Application::build(settings, clock.clone()).await.expect("build app");
+        let app = Application::build(settings, clock.clone())
+            .await
+            .expect("build app");
         let port = app.port();
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -137,7 +151,10 @@ impl TestApp {
         }));
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
-            http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
             state,
             clock,
             dir,
@@ -185,7 +202,12 @@ impl TestApp {
     }
 
     /// POST a form, optionally with HTTP Basic client credentials.
-    pub async fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Response {
         let mut req = self.http.post(self.url(path)).form(form);
         if let Some((u, p)) = basic {
             req = req.basic_auth(u, Some(p));
@@ -198,14 +220,24 @@ impl TestApp {
     }
 
     pub async fn introspect(&self, token: &str, client: (&str, &str)) -> Value {
-        let r = self.post_form("/oauth/introspect", &[("token", token)], Some(client)).await;
+        let r = self
+            .post_form("/oauth/introspect", &[("token", token)], Some(client))
+            .await;
         assert_eq!(r.status(), 200, "introspection status");
         r.json().await.expect("introspection JSON")
     }
 
     /// Exchanges a refresh token without client authentication; returns the JSON (asserting 200).
     pub async fn exchange(&self, refresh_token: &str) -> Value {
-        let r = self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)], None).await;
+        let r = self
+            .token(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token),
+                ],
+                None,
+            )
+            .await;
         let status = r.status();
         let body: Value = r.json().await.expect("token JSON");
         assert_eq!(status, 200, "exchange failed: {body}");
@@ -213,8 +245,17 @@ impl TestApp {
     }
 
     /// An /api request as a user with a password.
-    pub async fn api_as(&self, method: reqwest::Method, path: &str, user: (&str, &str), body: Option<Value>) -> Response {
-        let mut req = self.http.request(method, self.url(path)).basic_auth(user.0, Some(user.1));
+    pub async fn api_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: (&str, &str),
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .basic_auth(user.0, Some(user.1));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -222,7 +263,13 @@ impl TestApp {
     }
 
     /// An /api request with a Bearer access token.
-    pub async fn api_bearer(&self, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> Response {
+    pub async fn api_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
         let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -233,19 +280,32 @@ impl TestApp {
     // ----- set-up through the library, as the CLI does -----
 
     pub async fn add_user(&self, name: &str, password: &str, admin: bool) {
-        tessera::domain::accounts::add_user(&self.state, name, password, admin).await.expect("add user");
+        tessera::domain::accounts::add_user(&self.state, name, password, admin)
+            .await
+            .expect("add user");
     }
 
     pub async fn add_album(&self, id: &str) {
-        tessera::domain::accounts::add_album(&self.state, id, None).await.expect("add album");
+        tessera::domain::accounts::add_album(&self.state, id, None)
+            .await
+            .expect("add album");
     }
 
     pub async fn grant(&self, album: &str, user: &str, perms: &str) {
-        tessera::domain::accounts::grant_album(&self.state, album, user, perms).await.expect("grant");
+        tessera::domain::accounts::grant_album(&self.state, album, user, perms)
+            .await
+            .expect("grant");
     }
 
     /// Registers a client; returns its secret (None for public clients).
-    pub async fn add_client(&self, id: &str, public: bool, grant_types: Option<&str>, scope: Option<&str>, introspect: bool) -> Option<String> {
+    pub async fn add_client(
+        &self,
+        id: &str,
+        public: bool,
+        grant_types: Option<&str>,
+        scope: Option<&str>,
+        introspect: bool,
+    ) -> Option<String> {
         tessera::domain::clients::register(
             &self.state,
             tessera::domain::clients::NewClient {
@@ -263,13 +323,18 @@ impl TestApp {
 
     /// A resource-server client allowed to introspect; returns (id, secret).
     pub async fn add_resource_server(&self) -> (String, String) {
-        let secret = self.add_client("rs", false, Some("client_credentials"), None, true).await.expect("secret");
+        let secret = self
+            .add_client("rs", false, Some("client_credentials"), None, true)
+            .await
+            .expect("secret");
         ("rs".into(), secret)
     }
 
     /// Creates a personal token through the API with a password; returns the JSON (with `token`).
     pub async fn create_token(&self, user: (&str, &str), body: Value) -> Value {
-        let r = self.api_as(reqwest::Method::POST, "/api/tokens", user, Some(body)).await;
+        let r = self
+            .api_as(reqwest::Method::POST, "/api/tokens", user, Some(body))
+            .await;
         let status = r.status();
         let v: Value = r.json().await.expect("JSON");
         assert_eq!(status, 201, "create token failed: {v}");

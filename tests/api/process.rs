@@ -20,7 +20,10 @@ pub fn env_for(dir: &Path, database_url: &str, port: u16) -> Vec<(String, String
     vec![
         ("TESSERA_LISTEN".into(), format!("127.0.0.1:{port}")),
         ("TESSERA_DATABASE_URL".into(), database_url.into()),
-        ("TESSERA_KEYS_DIR".into(), dir.join("keys").display().to_string()),
+        (
+            "TESSERA_KEYS_DIR".into(),
+            dir.join("keys").display().to_string(),
+        ),
         ("TESSERA_ISSUER".into(), "http://tessera.test".into()),
     ]
 }
@@ -36,11 +39,24 @@ pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> 
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tessera");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     let out = child.wait_with_output().expect("wait");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log");
     f.write_all(&out.stderr).expect("append log");
-    assert!(out.status.success(), "tessera {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tessera {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf8")
 }
 
@@ -53,7 +69,11 @@ impl ServerProcess {
             .and_then(|(_, v)| v.rsplit(':').next())
             .expect("listen")
             .to_string();
-        let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log");
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
             .arg("serve")
             .envs(env.iter().cloned())
@@ -70,10 +90,18 @@ impl ServerProcess {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "tessera did not become ready; log: {}", std::fs::read_to_string(log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "tessera did not become ready; log: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        ServerProcess { child, base, log: log.to_path_buf() }
+        ServerProcess {
+            child,
+            base,
+            log: log.to_path_buf(),
+        }
     }
 
     /// SIGKILL: no chance to flush or finish anything.
@@ -84,7 +112,10 @@ impl ServerProcess {
 
     /// SIGTERM and wait: a graceful stop.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }

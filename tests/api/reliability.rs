@@ -26,14 +26,21 @@ struct Second {
 impl Second {
     async fn start(app: &TestApp) -> Second {
         let settings = helpers::test_settings(app.dir.path(), &app.database_url, &[]);
-        let second = tessera::app::Application::build(settings, app.clock.clone()).await.expect("second instance");
+        let second = tessera::app::Application::build(settings, app.clock.clone())
+            .await
+            .expect("second instance");
         let base = format!("http://127.0.0.1:{}", second.port());
         let state = second.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(second.run_until(async move {
             let _ = rx.await;
         }));
-        Second { base, state, stop: Some(tx), task: Some(task) }
+        Second {
+            base,
+            state,
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     async fn stop(mut self) {
@@ -49,7 +56,12 @@ impl Second {
 
 async fn rotating_token(app: &TestApp) -> String {
     app.add_user("alice", "alice-pw", false).await;
-    let t = app.create_token(ALICE, json!({"name": "ci", "scope": "user", "rotating": true})).await;
+    let t = app
+        .create_token(
+            ALICE,
+            json!({"name": "ci", "scope": "user", "rotating": true}),
+        )
+        .await;
     t["token"].as_str().unwrap().to_string()
 }
 
@@ -70,19 +82,31 @@ db_test!(two_instances_never_fork_a_family, |app| {
     }
     let second = Second::start(app).await;
     let rt = rotating_token(app).await;
-    let family = app.api_as(Method::GET, "/api/tokens", ALICE, None).await.json::<Value>().await.unwrap()[0]["id"]
+    let family = app
+        .api_as(Method::GET, "/api/tokens", ALICE, None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()[0]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let base = if i % 2 == 0 { app.base.clone() } else { second.base.clone() };
+        let base = if i % 2 == 0 {
+            app.base.clone()
+        } else {
+            second.base.clone()
+        };
         let http = app.http.clone();
         let rt = rt.clone();
         tasks.push(tokio::spawn(async move {
             let r = http
                 .post(format!("{base}/oauth/token"))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -94,13 +118,24 @@ db_test!(two_instances_never_fork_a_family, |app| {
     let mut successors = HashSet::new();
     for t in tasks {
         let (status, body) = t.await.unwrap();
-        assert!(status == 200 || status == 400, "unexpected {status}: {body}");
+        assert!(
+            status == 200 || status == 400,
+            "unexpected {status}: {body}"
+        );
         if let Some(s) = body["refresh_token"].as_str() {
             successors.insert(s.to_string());
         }
     }
-    assert_eq!(successors.len(), 1, "exactly one new refresh token across both instances");
-    assert_eq!(heads_of(&app.state, &family).await, 1, "the family has exactly one live head");
+    assert_eq!(
+        successors.len(),
+        1,
+        "exactly one new refresh token across both instances"
+    );
+    assert_eq!(
+        heads_of(&app.state, &family).await,
+        1,
+        "the family has exactly one live head"
+    );
     let next = successors.into_iter().next().unwrap();
     app.exchange(&next).await;
     second.stop().await;
@@ -110,15 +145,33 @@ db_test!(rotated_keys_reach_the_other_instance_after_reload, |app| {
     let second = Second::start(app).await;
     let old = app.state.keys().signing().kid.clone();
     let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir.rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now()).unwrap();
+    let new = dir
+        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
+        .unwrap();
     app.state.reload_keys().unwrap();
     // Before its reload the second instance still signs with the old key...
     assert_eq!(second.state.keys().signing().kid, old);
     second.state.reload_keys().unwrap();
     // ...after it, it serves and uses the new one, and still verifies the old one.
-    let jwks: Value = app.http.get(format!("{}/.well-known/jwks.json", second.base)).send().await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&new.as_str()) && kids.contains(&old.as_str()), "{kids:?}");
+    let jwks: Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", second.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&new.as_str()) && kids.contains(&old.as_str()),
+        "{kids:?}"
+    );
     assert_eq!(second.state.keys().signing().kid, new);
     second.stop().await;
 });
@@ -129,16 +182,25 @@ db_test!(database_outage_fails_fast_and_recovers, |app| {
     }
     let rt = {
         app.add_user("alice", "alice-pw", false).await;
-        let t = app.create_token(ALICE, json!({"name": "ci", "scope": "user"})).await;
+        let t = app
+            .create_token(ALICE, json!({"name": "ci", "scope": "user"}))
+            .await;
         t["token"].as_str().unwrap().to_string()
     };
     app.exchange(&rt).await;
     let base = helpers::postgres_base_url().unwrap();
     let dbname = app.database_url.rsplit('/').next().unwrap().to_string();
     let admin = sea_orm::Database::connect(&base).await.unwrap();
-    admin.execute_unprepared(&format!("ALTER DATABASE \"{dbname}\" WITH ALLOW_CONNECTIONS false")).await.unwrap();
     admin
-        .execute_unprepared(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'"))
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{dbname}\" WITH ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'"
+        ))
         .await
         .unwrap();
 
@@ -146,20 +208,42 @@ db_test!(database_outage_fails_fast_and_recovers, |app| {
     let r = app.get("/readyz").await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "not ready");
-    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt)], None).await;
+    let r = app
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
-    assert!(started.elapsed() < Duration::from_secs(10), "outage answers must come fast, took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "outage answers must come fast, took {:?}",
+        started.elapsed()
+    );
 
-    admin.execute_unprepared(&format!("ALTER DATABASE \"{dbname}\" WITH ALLOW_CONNECTIONS true")).await.unwrap();
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{dbname}\" WITH ALLOW_CONNECTIONS true"
+        ))
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt)], None).await;
+        let r = app
+            .token(
+                &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                None,
+            )
+            .await;
         if r.status() == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "service did not resume after the database returned");
+        assert!(
+            Instant::now() < deadline,
+            "service did not resume after the database returned"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(app.get("/readyz").await.status(), 200);
@@ -211,16 +295,35 @@ async fn secrets_never_reach_the_logs() {
     let mut env = process::env_for(dir.path(), &db, process::free_port());
     env.push(("TESSERA_LOG".into(), "trace".into()));
     let password = "P4ssw0rd-secret-value";
-    process::cli(&env, &["user", "add", "alice"], &format!("{password}\n"), &log);
+    process::cli(
+        &env,
+        &["user", "add", "alice"],
+        &format!("{password}\n"),
+        &log,
+    );
     process::cli(&env, &["album", "add", "a1"], "", &log);
-    process::cli(&env, &["album", "grant", "a1", "alice", "read,share"], "", &log);
-    let client: Value = serde_json::from_str(&process::cli(&env, &["client", "add", "app"], "", &log)).unwrap();
+    process::cli(
+        &env,
+        &["album", "grant", "a1", "alice", "read,share"],
+        "",
+        &log,
+    );
+    let client: Value =
+        serde_json::from_str(&process::cli(&env, &["client", "add", "app"], "", &log)).unwrap();
     let client_secret = client["client_secret"].as_str().unwrap().to_string();
-    let rs: Value = serde_json::from_str(&process::cli(&env, &["client", "add", "rs", "--introspect"], "", &log)).unwrap();
+    let rs: Value = serde_json::from_str(&process::cli(
+        &env,
+        &["client", "add", "rs", "--introspect"],
+        "",
+        &log,
+    ))
+    .unwrap();
     let rs_secret = rs["client_secret"].as_str().unwrap().to_string();
     let cli_token: Value = serde_json::from_str(&process::cli(
         &env,
-        &["token", "create", "--user", "alice", "--name", "cli", "--scope", "user"],
+        &[
+            "token", "create", "--user", "alice", "--name", "cli", "--scope", "user",
+        ],
         "",
         &log,
     ))
@@ -235,47 +338,106 @@ async fn secrets_never_reach_the_logs() {
         .post(format!("{base}/api/tokens"))
         .basic_auth("alice", Some(password))
         .json(&json!({"name": "rot", "scope": "user", "rotating": true}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let rt = created["token"].as_str().unwrap().to_string();
     secrets.push(rt.clone());
     // client_secret_basic, then client_secret_post with the rotated token.
-    let a: Value = http.post(format!("{base}/oauth/token")).basic_auth("app", Some(&client_secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
-        .send().await.unwrap().json().await.unwrap();
+    let a: Value = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth("app", Some(&client_secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let at = a["access_token"].as_str().unwrap().to_string();
     let rt2 = a["refresh_token"].as_str().unwrap().to_string();
     secrets.push(at.clone());
     secrets.push(rt2.clone());
-    let b: Value = http.post(format!("{base}/oauth/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt2.as_str()), ("client_id", "app"), ("client_secret", client_secret.as_str())])
-        .send().await.unwrap().json().await.unwrap();
+    let b: Value = http
+        .post(format!("{base}/oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt2.as_str()),
+            ("client_id", "app"),
+            ("client_secret", client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     secrets.push(b["access_token"].as_str().unwrap().into());
     secrets.push(b["refresh_token"].as_str().unwrap().into());
     // Bearer use of the API, album token, introspection, revocation, and failures.
-    let album: Value = http.post(format!("{base}/api/albums/a1/tokens")).bearer_auth(&at)
+    let album: Value = http
+        .post(format!("{base}/api/albums/a1/tokens"))
+        .bearer_auth(&at)
         .json(&json!({"name": "viewer", "permissions": ["read"]}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     secrets.push(album["token"].as_str().unwrap().into());
-    let i: Value = http.post(format!("{base}/oauth/introspect")).basic_auth("rs", Some(&rs_secret))
-        .form(&[("token", at.as_str())]).send().await.unwrap().json().await.unwrap();
+    let i: Value = http
+        .post(format!("{base}/oauth/introspect"))
+        .basic_auth("rs", Some(&rs_secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(i["active"], true);
-    let r = http.post(format!("{base}/oauth/revoke")).basic_auth("app", Some(&client_secret))
-        .form(&[("token", b["refresh_token"].as_str().unwrap())]).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/oauth/revoke"))
+        .basic_auth("app", Some(&client_secret))
+        .form(&[("token", b["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let wrong_password = "Wr0ng-guess-value";
-    let r = http.get(format!("{base}/api/me")).basic_auth("alice", Some(wrong_password)).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/api/me"))
+        .basic_auth("alice", Some(wrong_password))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     secrets.push(wrong_password.into());
     let wrong_secret = "tsc_definitelyNotTheRealSecret0";
-    let r = http.post(format!("{base}/oauth/token")).basic_auth("app", Some(wrong_secret))
-        .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth("app", Some(wrong_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     secrets.push(wrong_secret.into());
     let mut server = server;
     server.terminate();
 
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains("TRACE") || text.contains("DEBUG"), "the log must really be verbose");
+    assert!(
+        text.contains("TRACE") || text.contains("DEBUG"),
+        "the log must really be verbose"
+    );
     assert!(text.contains("/oauth/token"), "requests are logged");
     for s in &secrets {
         assert!(!text.contains(s.as_str()), "a secret leaked into the log");
@@ -291,9 +453,14 @@ async fn crash_safety(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tessera.log");
     let (db, pg) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()), None),
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            None,
+        ),
         Backend::Postgres => {
-            let Some(base) = helpers::postgres_base_url() else { return };
+            let Some(base) = helpers::postgres_base_url() else {
+                return;
+            };
             let (url, name) = helpers::create_pg_database(&base).await;
             (url, Some((base, name)))
         }
@@ -310,36 +477,76 @@ async fn crash_safety(backend: Backend) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..4usize {
-        let (http, base, created, stop) = (http.clone(), base.clone(), created.clone(), stop.clone());
+        let (http, base, created, stop) =
+            (http.clone(), base.clone(), created.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 2000 {
                 i += 1;
-                let Ok(r) = http.post(format!("{base}/api/tokens")).basic_auth("alice", Some("alice-pw"))
-                    .json(&json!({"name": format!("w{w}-{i}"), "scope": "user"})).send().await else { break };
-                if r.status() != 201 { break; }
-                let Ok(v) = r.json::<Value>().await else { break };
-                created.lock().unwrap().push(v["token"].as_str().unwrap().to_string());
+                let Ok(r) = http
+                    .post(format!("{base}/api/tokens"))
+                    .basic_auth("alice", Some("alice-pw"))
+                    .json(&json!({"name": format!("w{w}-{i}"), "scope": "user"}))
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if r.status() != 201 {
+                    break;
+                }
+                let Ok(v) = r.json::<Value>().await else {
+                    break;
+                };
+                created
+                    .lock()
+                    .unwrap()
+                    .push(v["token"].as_str().unwrap().to_string());
             }
         }));
     }
     for c in 0..4usize {
-        let first: Value = http.post(format!("{base}/api/tokens")).basic_auth("alice", Some("alice-pw"))
+        let first: Value = http
+            .post(format!("{base}/api/tokens"))
+            .basic_auth("alice", Some("alice-pw"))
             .json(&json!({"name": format!("chain{c}"), "scope": "user", "rotating": true}))
-            .send().await.unwrap().json().await.unwrap();
-        chains.lock().unwrap().insert(c, first["token"].as_str().unwrap().to_string());
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        chains
+            .lock()
+            .unwrap()
+            .insert(c, first["token"].as_str().unwrap().to_string());
         let (http, base, chains, stop) = (http.clone(), base.clone(), chains.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 5000 {
                 i += 1;
                 let current = chains.lock().unwrap()[&c].clone();
-                let Ok(r) = http.post(format!("{base}/oauth/token"))
-                    .form(&[("grant_type", "refresh_token"), ("refresh_token", current.as_str())]).send().await else { break };
-                if r.status() != 200 { break; }
-                let Ok(v) = r.json::<Value>().await else { break };
+                let Ok(r) = http
+                    .post(format!("{base}/oauth/token"))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", current.as_str()),
+                    ])
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if r.status() != 200 {
+                    break;
+                }
+                let Ok(v) = r.json::<Value>().await else {
+                    break;
+                };
                 match v["refresh_token"].as_str() {
-                    Some(next) => { chains.lock().unwrap().insert(c, next.to_string()); }
+                    Some(next) => {
+                        chains.lock().unwrap().insert(c, next.to_string());
+                    }
                     None => break,
                 }
             }
@@ -353,28 +560,61 @@ async fn crash_safety(backend: Backend) {
     }
     let created = created.lock().unwrap().clone();
     let chains = chains.lock().unwrap().clone();
-    assert!(created.len() > 5, "the load produced too few creations to mean anything ({})", created.len());
+    assert!(
+        created.len() > 5,
+        "the load produced too few creations to mean anything ({})",
+        created.len()
+    );
 
     let server = ServerProcess::start(&env, &log).await;
     let db_conn = sea_orm::Database::connect(&db).await.unwrap();
     // Every answered creation is there and usable.
     for t in &created {
-        let r = http.post(format!("{}/oauth/token", server.base))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", t.as_str())]).send().await.unwrap();
-        assert_eq!(r.status(), 200, "a token answered with 201 before the crash must work after it");
+        let r = http
+            .post(format!("{}/oauth/token", server.base))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "a token answered with 201 before the crash must work after it"
+        );
     }
     // Every chain's last answered token is either the head, or was rotated by a request whose
     // answer was lost in the crash, in which case its successor exists.
     for t in chains.values() {
-        let row = Tokens::find().filter(C::SecretHash.eq(hash_hex(t))).one(&db_conn).await.unwrap()
+        let row = Tokens::find()
+            .filter(C::SecretHash.eq(hash_hex(t)))
+            .one(&db_conn)
+            .await
+            .unwrap()
             .expect("an answered rotation's token must be stored");
         assert!(row.revoked_at.is_none());
         if row.rotated_at.is_some() {
-            let succ = Tokens::find().filter(C::RotatedFromId.eq(row.id.clone())).one(&db_conn).await.unwrap();
-            assert!(succ.is_some(), "a rotation is half-done: rotated without a successor");
+            let succ = Tokens::find()
+                .filter(C::RotatedFromId.eq(row.id.clone()))
+                .one(&db_conn)
+                .await
+                .unwrap();
+            assert!(
+                succ.is_some(),
+                "a rotation is half-done: rotated without a successor"
+            );
         } else {
-            let r = http.post(format!("{}/oauth/token", server.base))
-                .form(&[("grant_type", "refresh_token"), ("refresh_token", t.as_str())]).send().await.unwrap();
+            let r = http
+                .post(format!("{}/oauth/token", server.base))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", t.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
         }
     }
@@ -384,10 +624,17 @@ async fn crash_safety(backend: Backend) {
     for r in &all {
         *heads.entry(r.family_id.as_str()).or_default() += usize::from(r.rotated_at.is_none());
         if r.rotated_at.is_some() {
-            assert!(all.iter().any(|s| s.rotated_from_id.as_deref() == Some(r.id.as_str())), "half-done rotation");
+            assert!(
+                all.iter()
+                    .any(|s| s.rotated_from_id.as_deref() == Some(r.id.as_str())),
+                "half-done rotation"
+            );
         }
     }
-    assert!(heads.values().all(|n| *n == 1), "every family has exactly one head");
+    assert!(
+        heads.values().all(|n| *n == 1),
+        "every family has exactly one head"
+    );
     db_conn.close().await.ok();
     drop(server);
     if let Some((base, name)) = pg {
