@@ -110,8 +110,9 @@ db_test!(keys_and_data_survive_a_restart, |app| {
     assert!(user.is_some(), "a restart keeps the data");
 });
 
-/// Key rotation: the new key signs, the old one stays published while its tokens may live.
-db_test!(key_rotation_keeps_old_key_published, |app| {
+db_test!(
+    /// Key rotation: the new key signs, the old one stays published while its tokens may live.
+    key_rotation_keeps_old_key_published, |app| {
     let old = app.state.keys().signing().kid.clone();
     let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
     let new = dir

@@ -1,13 +1,12 @@
 //! Runs the real `tessera` binary as a child process (for kill -9, restarts and log capture).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct ServerProcess {
     pub child: Child,
     pub base: String,
-    pub log: PathBuf,
 }
 
 pub fn free_port() -> u16 {
@@ -97,11 +96,7 @@ impl ServerProcess {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        ServerProcess {
-            child,
-            base,
-            log: log.to_path_buf(),
-        }
+        ServerProcess { child, base }
     }
 
     /// SIGKILL: no chance to flush or finish anything.

@@ -264,7 +264,7 @@ db_test!(failed_client_auth_is_rate_limited, ["TESSERA_AUTH_FAILURE_LIMIT" => "3
     let r = app.token(&[("grant_type", "client_credentials")], Some(("svc", "wrong"))).await;
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry >= 1 && retry <= 300, "{retry}");
+    assert!((1..=300).contains(&retry), "{retry}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "too_many_requests");
 });

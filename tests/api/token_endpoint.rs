@@ -561,7 +561,8 @@ db_test!(failed_client_authentication_is_401_invalid_client, |app| {
         .unwrap();
     app.add_client("cli", true, None, None, false).await;
     let (rt, _) = alice_token(app, "user", json!({})).await;
-    let attempts: Vec<(Vec<(&str, &str)>, Option<(&str, &str)>)> = vec![
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let attempts: Vec<(Form, Option<(&str, &str)>)> = vec![
         (vec![], Some(("app", "wrong-secret"))),
         (
             vec![("client_id", "app"), ("client_secret", "wrong-secret")],
