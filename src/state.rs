@@ -19,6 +19,8 @@ pub struct AppState {
     last_used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
     pub limiter: crate::domain::limiter::FailureLimiter,
     pub metrics: crate::metrics::Metrics,
+    /// Client rows for authentication, cached (see `ClientCache` for why that is safe).
+    pub clients: Arc<crate::store::clients::ClientCache>,
 }
 
 impl AppState {
@@ -27,7 +29,11 @@ impl AppState {
             settings.auth_failure_limit,
             settings.auth_failure_window.to_std(),
         );
+        let clients = Arc::new(crate::store::clients::ClientCache::new(
+            settings.client_cache_ttl.to_std(),
+        ));
         AppState {
+            clients,
             settings: Arc::new(settings),
             db,
             clock,

@@ -35,6 +35,7 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub auth_failure_limit: u32,
     pub auth_failure_window: HumanDuration,
+    pub client_cache_ttl: HumanDuration,
 }
 
 /// One setting that could not be accepted; printed as one line before exiting with status 2.
@@ -83,6 +84,7 @@ const KEYS: &[&str] = &[
     "max_body_bytes",
     "auth_failure_limit",
     "auth_failure_window",
+    "client_cache_ttl",
 ];
 
 impl Settings {
@@ -213,6 +215,7 @@ impl Settings {
             auth_failure_limit: r.get_with("auth_failure_limit", Some(10), positive)?,
             auth_failure_window: r
                 .get("auth_failure_window", Some(HumanDuration::from_secs(300)))?,
+            client_cache_ttl: r.get("client_cache_ttl", Some(HumanDuration::from_secs(60)))?,
         })
     }
 }

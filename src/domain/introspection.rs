@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::Error;
 use crate::oauth::scope::{Permissions, Scope, ScopeItem};
 use crate::state::AppState;
-use crate::store::{albums, refresh_tokens, revoked_access_tokens, users};
+use crate::store::{albums, refresh_tokens, revoked_access_tokens};
 use crate::tokens::jwt::{verify_access_token, VerifyContext};
 use crate::tokens::secret::{Secret, SecretKind};
 
@@ -82,7 +82,9 @@ async fn refresh_token(
     let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
         return Ok(None);
     };
-    let Some(row) = refresh_tokens::find_by_hash(&state.db, &secret.hash()).await? else {
+    let Some((row, owner)) =
+        refresh_tokens::find_by_hash_with_owner(&state.db, &secret.hash()).await?
+    else {
         return Ok(None);
     };
     if row.revoked_at.is_some()
@@ -91,9 +93,6 @@ async fn refresh_token(
     {
         return Ok(None);
     }
-    let Some(owner) = users::find_by_id(&state.db, row.user_id).await? else {
-        return Ok(None);
-    };
     let Ok(mut scope) = Scope::parse(&row.scope) else {
         return Ok(None);
     };

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 use super::scope::ClientScopePolicy;
 use super::{OAuthError, BUILTIN_PUBLIC_CLIENT};
 use crate::state::AppState;
-use crate::store::clients::{self, Client};
+use crate::store::clients::Client;
 use crate::tokens::secret::matches_hash;
 
 /// How the request identified its client, before any database lookup.
@@ -192,7 +192,9 @@ pub async fn check(
             Some(_) => Err(CheckFailure::Rejected),
         };
     }
-    let row = clients::find(&state.db, client_id)
+    let row = state
+        .clients
+        .find(&state.db, client_id)
         .await
         .map_err(|e| CheckFailure::Store(e.into()))?;
     let Some(row) = row else {

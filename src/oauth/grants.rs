@@ -11,7 +11,7 @@ use crate::domain::minting::{self, AccessToken};
 use crate::state::AppState;
 use crate::store::refresh_tokens::{self, NewRefreshToken, RefreshToken};
 use crate::store::users::User;
-use crate::store::{albums, audit, users};
+use crate::store::{albums, audit};
 use crate::tokens::secret::{public_id, Secret, SecretKind};
 
 /// A presented refresh token that passed every check, and what it will grant.
@@ -50,7 +50,7 @@ pub async fn recover(
 ) -> Result<Recovered, OAuthError> {
     let secret = Secret::parse(SecretKind::RefreshToken, presented)
         .map_err(|e| OAuthError::invalid_grant(format!("malformed refresh token: {e}")))?;
-    let row = refresh_tokens::find_by_hash(&state.db, &secret.hash())
+    let (row, owner) = refresh_tokens::find_by_hash_with_owner(&state.db, &secret.hash())
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
     if row.revoked_at.is_some() {
@@ -100,9 +100,6 @@ pub async fn recover(
         )));
     }
 
-    let owner = users::find_by_id(&state.db, row.user_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown refresh token"))?;
     let token_scope = Scope::parse(&row.scope).map_err(|e| {
         tracing::error!(token = %row.family_id, error = %e, "stored scope does not parse");
         OAuthError::server_error()

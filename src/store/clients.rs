@@ -36,3 +36,55 @@ pub async fn create(
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Client>, StoreError> {
     super::unique(Clients::find_by_id(id.to_string()), db).await
 }
+
+/// Client rows kept in memory after a successful lookup, so that authenticating a client (on
+/// every client_credentials grant and every introspection) costs no database round trip.
+///
+/// Why this is safe: tessera has no operation that changes or deletes a client (rows are
+/// append-only), so a cached row cannot go stale through tessera. The TTL only bounds how long an
+/// edit made directly in the database goes unseen. Unknown ids are never cached, so a client
+/// registered by another process or instance is usable at once. A zero TTL disables the cache.
+pub struct ClientCache {
+    ttl: std::time::Duration,
+    rows: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Client)>>,
+}
+
+/// Bounds memory: at most this many clients are cached; beyond it the cache starts over.
+const CACHE_CAPACITY: usize = 10_000;
+
+impl ClientCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        ClientCache {
+            ttl,
+            rows: Default::default(),
+        }
+    }
+
+    /// The client with this id, from memory if it was read less than the TTL ago.
+    pub async fn find(
+        &self,
+        db: &impl ConnectionTrait,
+        id: &str,
+    ) -> Result<Option<Client>, StoreError> {
+        if self.ttl.is_zero() {
+            return find(db, id).await;
+        }
+        {
+            let rows = self.rows.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, row)) = rows.get(id) {
+                if at.elapsed() < self.ttl {
+                    return Ok(Some(row.clone()));
+                }
+            }
+        }
+        let found = find(db, id).await?;
+        if let Some(row) = &found {
+            let mut rows = self.rows.write().unwrap_or_else(|p| p.into_inner());
+            if rows.len() >= CACHE_CAPACITY {
+                rows.clear();
+            }
+            rows.insert(id.to_string(), (std::time::Instant::now(), row.clone()));
+        }
+        Ok(found)
+    }
+}

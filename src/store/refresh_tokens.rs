@@ -75,6 +75,24 @@ pub async fn find_by_hash(
     super::unique(Tokens::find().filter(C::SecretHash.eq(secret_hash)), db).await
 }
 
+/// The token with this hash and its owner, in one query: the refresh grant and introspection
+/// need both, and on SQLite every query is a hand-off to the connection's worker thread.
+pub async fn find_by_hash_with_owner(
+    db: &impl ConnectionTrait,
+    secret_hash: &str,
+) -> Result<Option<(RefreshToken, super::users::User)>, StoreError> {
+    let rows = Tokens::find()
+        .filter(C::SecretHash.eq(secret_hash))
+        .find_also_related(super::entity::user::Entity)
+        .all(db)
+        .await?;
+    // The foreign key guarantees an owner; a row without one is treated as unknown.
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|(token, owner)| Some((token, owner?))))
+}
+
 pub async fn find_by_row_id(
     db: &impl ConnectionTrait,
     id: &str,

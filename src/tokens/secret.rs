@@ -1,13 +1,14 @@
 //! Secret strings tessera hands out: refresh tokens (`tsr_`) and client secrets (`tsc_`).
 //!
-//! Format: prefix, 22 base62 characters from the OS CSPRNG (130 bits), then a 6-character base62
+//! Format: prefix, 22 base62 characters encoding 128 bits read straight from the
+//! operating system's CSPRNG (`getrandom`, not a user-space generator), then a 6-character base62
 //! CRC32 of those 22 characters. The prefix lets secret scanners find leaked tokens; the checksum
 //! lets tessera reject a mistyped token without a database lookup. Only the SHA-256 of the
 //! whole string is ever stored.
 
 use std::fmt;
 
-use rand::Rng;
+use rand::{Rng, TryRng};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -50,7 +51,10 @@ impl Secret {
     /// A fresh random secret of the given kind.
     pub fn generate(kind: SecretKind) -> Self {
         let mut bytes = [0u8; 16];
-        rand::rng().fill_bytes(&mut bytes);
+        // A failing OS generator leaves nothing safe to hand out; no fallback on purpose.
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system's random generator failed");
         let body = base62_fixed(u128::from_be_bytes(bytes), BODY_LEN);
         let check = base62_fixed(u128::from(crc32fast::hash(body.as_bytes())), CHECK_LEN);
         Secret(format!("{}{body}{check}", kind.prefix()))

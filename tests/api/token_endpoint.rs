@@ -753,6 +753,46 @@ db_test!(
     }
 );
 
+db_test!(
+    /// Client rows are cached after a successful lookup; the cache must neither hide a client
+    /// registered after a failed attempt nor turn a cached row into a pass for a wrong secret.
+    client_cache_sees_new_clients_and_still_checks_secrets,
+    |app| {
+        let r = app
+            .token(
+                &[("grant_type", "client_credentials")],
+                Some(("late", "tsc_not-yet-registered")),
+            )
+            .await;
+        assert_eq!(r.status(), 401, "unknown client");
+        let secret = app
+            .add_client("late", false, Some("client_credentials"), None, false)
+            .await
+            .unwrap();
+        let r = app
+            .token(
+                &[("grant_type", "client_credentials")],
+                Some(("late", &secret)),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "a client registered after a miss works at once");
+        let r = app
+            .token(
+                &[("grant_type", "client_credentials")],
+                Some(("late", "tsc_wrong-secret-for-a-cached-client")),
+            )
+            .await;
+        assert_eq!(r.status(), 401, "a cached row does not skip the secret check");
+        let r = app
+            .token(
+                &[("grant_type", "client_credentials")],
+                Some(("late", &secret)),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+);
+
 db_test!(client_credentials_accepts_client_secret_post, |app| {
     let secret = app
         .add_client("svc", false, Some("client_credentials"), None, false)
