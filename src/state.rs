@@ -21,6 +21,7 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Client rows for authentication, cached (see `ClientCache` for why that is safe).
     pub clients: Arc<crate::store::clients::ClientCache>,
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -34,6 +35,7 @@ impl AppState {
         ));
         AppState {
             clients,
+            write_turn: Arc::default(),
             settings: Arc::new(settings),
             db,
             clock,
@@ -72,6 +74,17 @@ impl AppState {
         self.settings.access_token_ttl.to_chrono()
             + self.settings.key_reload_interval.to_chrono()
             + chrono::Duration::minutes(5)
+    }
+
+    /// On SQLite, a turn to run a write transaction; `None` on PostgreSQL, which needs none.
+    /// SQLite has a single writer: a second `BEGIN IMMEDIATE` waits in SQLite's busy handler,
+    /// which sleeps (up to 100 ms a try) while holding a pooled connection. Queueing writers
+    /// here instead costs nothing while waiting and serves them in order.
+    pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Sqlite => Some(self.write_turn.lock().await),
+            _ => None,
+        }
     }
 
     /// Whether `last_used_at` of this row should be written now: at most once per row per

@@ -256,6 +256,7 @@ async fn insert_token(
 ) -> Result<Created, Error> {
     let secret = Secret::generate(SecretKind::RefreshToken);
     let id = public_id();
+    let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     let row = refresh_tokens::insert(
         &txn,
@@ -586,6 +587,7 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), E
 /// Revokes a family and its descendants, with an audit record, in one transaction.
 pub async fn revoke_family(state: &AppState, actor: &str, family_id: &str) -> Result<(), Error> {
     let now = state.clock.now();
+    let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     let revoked = refresh_tokens::revoke_families(&txn, &[family_id.to_string()], now).await?;
     if !revoked.is_empty() {
@@ -610,6 +612,7 @@ pub async fn revoke_all_of_user(state: &AppState, actor: &str, user: &str) -> Re
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
     let now = state.clock.now();
+    let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     let families = refresh_tokens::live_families_of_user(&txn, u.id).await?;
     let revoked = refresh_tokens::revoke_families(&txn, &families, now).await?;

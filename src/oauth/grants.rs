@@ -179,6 +179,7 @@ async fn reuse_detected(
     client: Option<&KnownClient>,
     now: DateTime<Utc>,
 ) -> Result<(), OAuthError> {
+    let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     let revoked =
         refresh_tokens::revoke_families(&txn, std::slice::from_ref(&row.family_id), now).await?;
@@ -234,11 +235,13 @@ pub async fn complete(
     }
 
     let secret = Secret::generate(SecretKind::RefreshToken);
+    let turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     if !refresh_tokens::mark_rotated(&txn, &row.id, now).await? {
         txn.rollback()
             .await
             .map_err(crate::store::StoreError::from)?;
+        drop(turn);
         // Lost the race to a concurrent exchange of the same token.
         let current = refresh_tokens::find_by_row_id(&state.db, &row.id).await?;
         return match current {
@@ -278,6 +281,7 @@ pub async fn complete(
     )
     .await?;
     txn.commit().await.map_err(crate::store::StoreError::from)?;
+    drop(turn);
     Ok(Issued {
         access,
         refresh: Some(secret),
