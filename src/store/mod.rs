@@ -46,10 +46,16 @@ impl From<DbErr> for StoreError {
 
 fn is_connection_error(e: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as E;
-    matches!(
-        e,
-        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_)
-    )
+    match e {
+        E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::Tls(_) => true,
+        // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (the server shut the
+        // connection down, e.g. pg_terminate_backend or a restart): the database went away
+        // under a pooled connection. That connection then fails its release ping and is dropped.
+        E::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {
@@ -65,6 +71,12 @@ fn is_unique_violation(e: &DbErr) -> bool {
 /// `synchronous = NORMAL` (durable against a process crash, which is what WAL needs), and a small
 /// pool: SQLite has one writer anyway, and a few readers let reads proceed during a write.
 /// PostgreSQL: `max_connections` per instance.
+///
+/// Pings: sqlx pings a connection when it goes back to the pool (always), and by default also
+/// when it is taken out, which on SQLite is one more hand-off to the connection's worker thread
+/// per query. An embedded database file cannot hang up, so SQLite skips the second ping;
+/// PostgreSQL pings only a connection that sat idle for a while (the server or a proxy may have
+/// dropped it); a connection that broke while in use fails its release ping and is discarded.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
@@ -74,6 +86,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         opts.max_connections(max_connections.clamp(2, 4))
             .min_connections(1)
+            .test_before_acquire(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -81,7 +94,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                     .foreign_keys(true)
             });
     } else {
-        opts.max_connections(max_connections).min_connections(1);
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .test_before_acquire_if_idle_for(Duration::from_secs(5));
     }
     Database::connect(opts).await.map_err(StoreError::from)
 }
