@@ -4,17 +4,22 @@
 # user), checking for server errors and for responses that break the description. Any finding
 # fails the run. Run from anywhere: `bash .ci/fuzz.sh`.
 #
+# It runs once on SQLite and, when TESSERA_TEST_POSTGRES_URL is set (as .ci/run sets it), once
+# more on a fresh PostgreSQL database created next to that URL's one and dropped afterwards.
+#
 # Environment: FUZZ_MAX_EXAMPLES (default 100 per operation), FUZZ_SEED (default random).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 max_examples="${FUZZ_MAX_EXAMPLES:-100}"
 
-# schemathesis from PyPI, in a virtual environment of our own.
-if [ ! -x .venv/bin/st ]; then
+# schemathesis from PyPI, in a virtual environment of our own. Pinned: the flags and the
+# configuration format below are those of schemathesis 4.
+schemathesis_version=4.32.5
+if ! .venv/bin/st --version 2>/dev/null | grep -q "$schemathesis_version"; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet schemathesis
+  .venv/bin/pip install --quiet "schemathesis==$schemathesis_version"
 fi
 
 cargo build --quiet --bin tessera
@@ -22,56 +27,70 @@ bin="$PWD/target/debug/tessera"
 
 work="$(mktemp -d)"
 server_pid=""
-cleanup() {
+pg_db=""
+stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+cleanup() {
+  stop_server
+  if [ -n "$pg_db" ]; then
+    psql -q "$TESSERA_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-
-export TESSERA_LISTEN="127.0.0.1:$port"
-export TESSERA_ISSUER="$base"
-export TESSERA_DATABASE_URL="sqlite://$work/tessera.db?mode=rwc"
-export TESSERA_KEYS_DIR="$work/keys"
-# The fuzzer sends thousands of wrong client credentials on purpose; brute-force limiting
-# would soon answer everything from this address with 429 and hide the endpoints from it.
-export TESSERA_AUTH_FAILURE_LIMIT=1000000
-export RUST_LOG="${RUST_LOG:-warn}"
-
 json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
-
-# The fixture: an admin with an album, a resource-server client, a personal token.
-admin_pw="fuzz-admin-password"
-"$bin" migrate 2>/dev/null
-printf '%s' "$admin_pw" | "$bin" user add admin --admin >/dev/null
-"$bin" album add a1 >/dev/null
-"$bin" album grant a1 admin read,write,download,share,admin >/dev/null
-rs_secret="$("$bin" client add rs --grant-types client_credentials --introspect | json_field client_secret)"
-"$bin" client add app --grant-types refresh_token >/dev/null
-"$bin" token create --user admin --name fuzz --scope "user album:a1:read" >/dev/null
-
-"$bin" serve >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 100); do
-  if curl -fsS "$base/healthz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "tessera did not start:" >&2
-    cat "$work/server.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-curl -fsS "$base/readyz" >/dev/null
-
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
-export FUZZ_CLIENT_AUTH="Basic $(b64 "rs:$rs_secret")"
-export FUZZ_USER_AUTH="Basic $(b64 "admin:$admin_pw")"
-cat >"$work/schemathesis.toml" <<'EOF'
+
+# fuzz_on LABEL DATABASE_URL: a fresh fixture and server on that database, then schemathesis.
+fuzz_on() {
+  local label=$1 dir="$work/$1"
+  mkdir -p "$dir"
+  echo "== fuzzing on $label"
+  local port base
+  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  base="http://127.0.0.1:$port"
+
+  export TESSERA_LISTEN="127.0.0.1:$port"
+  export TESSERA_ISSUER="$base"
+  export TESSERA_DATABASE_URL="$2"
+  export TESSERA_KEYS_DIR="$dir/keys"
+  # The fuzzer sends thousands of wrong client credentials on purpose; brute-force limiting
+  # would soon answer everything from this address with 429 and hide the endpoints from it.
+  export TESSERA_AUTH_FAILURE_LIMIT=1000000
+  export RUST_LOG="${RUST_LOG:-warn}"
+
+  # The fixture: an admin with an album, a resource-server client, a personal token.
+  local admin_pw="fuzz-admin-password" rs_secret
+  "$bin" migrate 2>/dev/null
+  printf '%s' "$admin_pw" | "$bin" user add admin --admin >/dev/null
+  "$bin" album add a1 >/dev/null
+  "$bin" album grant a1 admin read,write,download,share,admin >/dev/null
+  rs_secret="$("$bin" client add rs --grant-types client_credentials --introspect | json_field client_secret)"
+  "$bin" client add app --grant-types refresh_token >/dev/null
+  "$bin" token create --user admin --name fuzz --scope "user album:a1:read" >/dev/null
+
+  "$bin" serve >"$dir/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS "$base/healthz" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "tessera did not start:" >&2
+      cat "$dir/server.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  curl -fsS "$base/readyz" >/dev/null
+
+  export FUZZ_CLIENT_AUTH="Basic $(b64 "rs:$rs_secret")"
+  export FUZZ_USER_AUTH="Basic $(b64 "admin:$admin_pw")"
+  cat >"$dir/schemathesis.toml" <<'TOML'
 [[operations]]
 include-path-regex = "^/oauth/"
 headers = { Authorization = "${FUZZ_CLIENT_AUTH}" }
@@ -79,31 +98,43 @@ headers = { Authorization = "${FUZZ_CLIENT_AUTH}" }
 [[operations]]
 include-path-regex = "^/api/"
 headers = { Authorization = "${FUZZ_USER_AUTH}" }
-EOF
+TOML
 
-seed_args=()
-if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(--seed "$FUZZ_SEED"); fi
+  local seed_args=() status=0
+  if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(--seed "$FUZZ_SEED"); fi
+  .venv/bin/st --config-file "$dir/schemathesis.toml" run docs/openapi.yaml \
+    --url "$base" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
+    --max-examples "$max_examples" \
+    --workers 2 \
+    --generation-with-security-parameters false \
+    --generation-database none \
+    --request-timeout 30 \
+    --no-color \
+    "${seed_args[@]}" || status=$?
 
-status=0
-.venv/bin/st --config-file "$work/schemathesis.toml" run docs/openapi.yaml \
-  --url "$base" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection \
-  --max-examples "$max_examples" \
-  --workers 2 \
-  --generation-with-security-parameters false \
-  --generation-database none \
-  --request-timeout 30 \
-  --no-color \
-  "${seed_args[@]}" || status=$?
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "tessera died during the fuzz run on $label:" >&2
+    tail -n 50 "$dir/server.log" >&2
+    status=1
+  fi
+  if grep -q "panicked" "$dir/server.log"; then
+    echo "tessera panicked during the fuzz run on $label:" >&2
+    grep -A5 "panicked" "$dir/server.log" >&2
+    status=1
+  fi
+  stop_server
+  return "$status"
+}
 
-if ! kill -0 "$server_pid" 2>/dev/null; then
-  echo "tessera died during the fuzz run:" >&2
-  tail -n 50 "$work/server.log" >&2
-  status=1
+overall=0
+fuzz_on sqlite "sqlite://$work/tessera.db?mode=rwc" || overall=1
+if [ -n "${TESSERA_TEST_POSTGRES_URL:-}" ]; then
+  command -v psql >/dev/null || { echo "psql is needed for the PostgreSQL fuzz run" >&2; exit 1; }
+  pg_db="tessera_fuzz_$$"
+  psql -q "$TESSERA_TEST_POSTGRES_URL" -c "CREATE DATABASE $pg_db" >/dev/null
+  fuzz_on postgres "${TESSERA_TEST_POSTGRES_URL%/*}/$pg_db" || overall=1
+else
+  echo "note: TESSERA_TEST_POSTGRES_URL is not set; fuzzing on SQLite only" >&2
 fi
-if grep -q "panicked" "$work/server.log"; then
-  echo "tessera panicked during the fuzz run:" >&2
-  grep -A5 "panicked" "$work/server.log" >&2
-  status=1
-fi
-exit "$status"
+exit "$overall"

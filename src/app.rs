@@ -73,6 +73,9 @@ impl Application {
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let state = self.state.clone();
+        // The dummy hash that unknown users are checked against is made now, not on the first
+        // unknown login (which would then cost two argon2 runs and stand out).
+        tokio::task::spawn_blocking(crate::domain::passwords::prepare_dummy_hash);
         let gc = tokio::spawn(crate::domain::gc::run_forever(state.clone()));
         let reload = tokio::spawn(reload_keys_forever(state.clone()));
         tracing::info!(address = %self.addr, issuer = %state.settings.issuer, "tessera listening");

@@ -130,8 +130,14 @@ pub enum TokenCmd {
         #[arg(long)]
         user: Option<String>,
     },
-    /// Revoke a token (and its family and children).
-    Revoke { id: String },
+    /// Revoke a token (and its family and children), or with --user every token of a user.
+    Revoke {
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        id: Option<String>,
+        /// Revoke every live token of this user (for someone leaving).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// Runs one command to completion.
@@ -304,12 +310,21 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
                 .map_err(show)?;
             print_json(&views)
         }
-        Command::Token(TokenCmd::Revoke { id }) => {
+        Command::Token(TokenCmd::Revoke { id: Some(id), .. }) => {
             management::operator_revoke(state, &id)
                 .await
                 .map_err(show)?;
             print_json(&serde_json::json!({ "id": id, "status": "revoked" }))
         }
+        Command::Token(TokenCmd::Revoke {
+            user: Some(user), ..
+        }) => {
+            let n = management::revoke_all_of_user(state, "operator", &user)
+                .await
+                .map_err(show)?;
+            print_json(&serde_json::json!({ "user": user, "revoked": n }))
+        }
+        Command::Token(TokenCmd::Revoke { .. }) => Err("name a token id or --user NAME".into()),
         Command::Serve | Command::Keys(_) => Ok(()),
     }
 }

@@ -11,8 +11,9 @@ pub use duration::{DurationError, HumanDuration};
 
 use crate::tokens::keys::Algorithm;
 
-/// Validated settings. See docs/configuration.md for each one.
-#[derive(Clone, Debug)]
+/// Validated settings. See docs/configuration.md for each one. `Debug` hides the password a
+/// PostgreSQL `database_url` may carry.
+#[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub database_url: String,
@@ -36,6 +37,54 @@ pub struct Settings {
     pub auth_failure_limit: u32,
     pub auth_failure_window: HumanDuration,
     pub client_cache_ttl: HumanDuration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url_password(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("issuer", &self.issuer)
+            .field("keys_dir", &self.keys_dir)
+            .field("signing_alg", &self.signing_alg)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("audience", &self.audience)
+            .field(
+                "personal_token_default_ttl",
+                &self.personal_token_default_ttl,
+            )
+            .field("personal_token_max_ttl", &self.personal_token_max_ttl)
+            .field("album_token_default_ttl", &self.album_token_default_ttl)
+            .field("allow_non_expiring_tokens", &self.allow_non_expiring_tokens)
+            .field("rotation_grace", &self.rotation_grace)
+            .field("last_used_resolution", &self.last_used_resolution)
+            .field("revoked_retention", &self.revoked_retention)
+            .field("gc_interval", &self.gc_interval)
+            .field("gc_batch_size", &self.gc_batch_size)
+            .field("key_reload_interval", &self.key_reload_interval)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("auth_failure_limit", &self.auth_failure_limit)
+            .field("auth_failure_window", &self.auth_failure_window)
+            .field("client_cache_ttl", &self.client_cache_ttl)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`; other strings unchanged.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// One setting that could not be accepted; printed as one line before exiting with status 2.
@@ -323,7 +372,7 @@ impl Reader {
                 .map_err(|reason| ConfigError::Invalid {
                     key,
                     source_name: raw.source_name.clone(),
-                    value: as_text(&raw.value),
+                    value: redact_url_password(&as_text(&raw.value)),
                     reason,
                 }),
         }
@@ -331,7 +380,10 @@ impl Reader {
 
     fn invalid(&self, key: &'static str, reason: &str) -> ConfigError {
         let (source_name, value) = match self.raw.get(key) {
-            Some(raw) => (raw.source_name.clone(), as_text(&raw.value)),
+            Some(raw) => (
+                raw.source_name.clone(),
+                redact_url_password(&as_text(&raw.value)),
+            ),
             None => ("default".to_string(), String::new()),
         };
         ConfigError::Invalid {
@@ -346,6 +398,36 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_and_errors_hide_the_database_password() {
+        let s = Settings::from_sources(
+            None,
+            env(&[(
+                "TESSERA_DATABASE_URL",
+                "postgres://tessera:hunter2@db.internal:5432/t",
+            )]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("postgres://tessera:***@db.internal:5432/t"),
+            "{shown}"
+        );
+        let e = Settings::from_sources(
+            None,
+            env(&[("TESSERA_DATABASE_URL", "mysql://tessera:hunter2@db/t")]),
+        )
+        .err()
+        .expect("mysql is refused");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert_eq!(
+            redact_url_password("sqlite://t.db?mode=rwc"),
+            "sqlite://t.db?mode=rwc"
+        );
+        assert_eq!(redact_url_password("postgres://u@h/d"), "postgres://u@h/d");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

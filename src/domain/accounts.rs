@@ -161,6 +161,16 @@ pub async fn add_user(
             "the password must be 1 to {MAX_PASSWORD_LEN} bytes"
         )));
     }
+    // See `clients::register`: user names and client ids must not meet in `sub`.
+    if crate::store::clients::find(&state.db, name)
+        .await?
+        .is_some()
+        || name == crate::oauth::BUILTIN_PUBLIC_CLIENT
+    {
+        return Err(Error::Conflict(format!(
+            "a client with id {name} exists; user names and client ids share the access token's sub claim"
+        )));
+    }
     let hash = passwords::hash(password.to_string()).await?;
     let now = state.clock.now();
     let user = users::create(&state.db, name, &hash, admin, now)

@@ -46,6 +46,17 @@ pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Erro
             "{BUILTIN_PUBLIC_CLIENT} is the built-in public client's id"
         )));
     }
+    // RFC 9068 §5: a client_credentials token's `sub` is the client id, a user's token's `sub`
+    // is the user name; a resource server must never mistake one for the other.
+    if crate::store::users::find_by_name(&state.db, &c.id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::Conflict(format!(
+            "a user named {} exists; client ids and user names share the access token's sub claim",
+            c.id
+        )));
+    }
     let grant_types: Vec<String> = match &c.grant_types {
         Some(list) => list
             .split([',', ' '])

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How many keys are tracked before the limiter starts forgetting partial counts.
+const MAX_ENTRIES: usize = 50_000;
+
 #[derive(Clone)]
 pub struct FailureLimiter {
     limit: u32,
@@ -37,8 +40,14 @@ impl FailureLimiter {
     pub fn fail(&self, keys: &[&str]) {
         let now = Instant::now();
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 50_000 {
+        if map.len() > MAX_ENTRIES {
             map.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        if map.len() > MAX_ENTRIES {
+            // Still full inside one window (a flood of distinct names): forget the keys that are
+            // not blocked, so memory stays bounded and every block already reached holds.
+            let limit = self.limit;
+            map.retain(|_, (_, n)| *n >= limit);
         }
         for k in keys {
             let e = map.entry((*k).to_string()).or_insert((now, 0));

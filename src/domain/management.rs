@@ -354,9 +354,7 @@ pub async fn create_album_token(
 ) -> Result<Created, Error> {
     let now = state.clock.now();
     let album_id = AlbumId::parse(album).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    albums::find(&state.db, album_id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no album {album_id}")))?;
+    let held = visible_album(state, caller, &album_id).await?;
     let name = check_name(&req.name)?;
     if req.permissions.is_empty() {
         return Err(Error::InvalidRequest(
@@ -380,7 +378,6 @@ pub async fn create_album_token(
     }
     let scope = Scope::parse(&Scope::from_items(items).to_string())
         .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    let held = accounts::album_permissions(state, caller.user.id, album_id.as_str()).await?;
     if !held.allows(Permission::Share) {
         return Err(Error::Forbidden(format!(
             "creating album tokens needs share or admin on album {album_id}"
@@ -529,10 +526,7 @@ pub async fn list_album_tokens(
     page: Page,
 ) -> Result<(Vec<TokenView>, u64), Error> {
     let album_id = AlbumId::parse(album).map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    albums::find(&state.db, album_id.as_str())
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no album {album_id}")))?;
-    let held = accounts::album_permissions(state, caller.user.id, album_id.as_str()).await?;
+    let held = visible_album(state, caller, &album_id).await?;
     let all = caller.user.is_admin || held.contains_raw(Permission::Admin);
     list(
         state,
@@ -545,6 +539,25 @@ pub async fn list_album_tokens(
         },
     )
     .await
+}
+
+/// The caller's permissions on an album it may know of: a member's, or anyone's for an admin.
+/// To everyone else an existing album answers exactly like a missing one, so album ids cannot
+/// be probed.
+async fn visible_album(
+    state: &AppState,
+    caller: &Caller,
+    album_id: &AlbumId,
+) -> Result<crate::oauth::scope::Permissions, Error> {
+    let not_found = || Error::NotFound(format!("no album {album_id}"));
+    albums::find(&state.db, album_id.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    let held = accounts::album_permissions(state, caller.user.id, album_id.as_str()).await?;
+    if held.is_empty() && !caller.user.is_admin {
+        return Err(not_found());
+    }
+    Ok(held)
 }
 
 /// The head row of a token the caller may see and revoke. Anything else is "not found", so

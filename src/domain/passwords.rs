@@ -38,6 +38,11 @@ pub async fn verify(stored: Option<String>, password: String) -> Result<bool, Er
     .map_err(|e| Error::Internal(e.to_string()))?
 }
 
+/// Computes the dummy hash ahead of the first unknown-user login (blocking: tens of ms).
+pub fn prepare_dummy_hash() {
+    let _ = dummy_hash();
+}
+
 fn dummy_hash() -> &'static str {
     use std::sync::OnceLock;
     static DUMMY: OnceLock<String> = OnceLock::new();

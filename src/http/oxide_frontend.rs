@@ -57,11 +57,17 @@ impl WebRequest for FormRequest {
     }
 }
 
-/// What the flow answered.
+/// What the flow answered: its status and, for an error, the `error` code. The body itself is
+/// not kept: on success it holds the tokens, which must not outlive the response tessera writes.
 #[derive(Default, Debug)]
 pub struct CapturedResponse {
     status: u16,
-    body: Option<String>,
+    error: Option<String>,
+}
+
+fn error_field(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("error")?.as_str().map(str::to_string)
 }
 
 impl WebResponse for CapturedResponse {
@@ -84,14 +90,14 @@ impl WebResponse for CapturedResponse {
         Ok(())
     }
     fn body_text(&mut self, text: &str) -> Result<(), FrontendError> {
-        self.body = Some(text.to_string());
+        self.error = error_field(text);
         Ok(())
     }
     fn body_json(&mut self, data: &str) -> Result<(), FrontendError> {
         if self.status == 0 {
             self.status = 200;
         }
-        self.body = Some(data.to_string());
+        self.error = error_field(data);
         Ok(())
     }
 }
@@ -101,7 +107,6 @@ impl FlowResponse for CapturedResponse {
         self.status
     }
     fn error_code(&self) -> Option<String> {
-        let v: serde_json::Value = serde_json::from_str(self.body.as_deref()?).ok()?;
-        v.get("error")?.as_str().map(str::to_string)
+        self.error.clone()
     }
 }

@@ -240,3 +240,23 @@ pub async fn authenticate(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_client_secret() {
+        let c = ClientCredentials::Secret {
+            client_id: "svc".into(),
+            secret: "tsc_SuperSecretValue123".into(),
+            via_header: true,
+        };
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("svc") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        assert!(!shown.contains("SuperSecretValue"), "{shown}");
+    }
+}

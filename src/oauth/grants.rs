@@ -193,7 +193,7 @@ async fn reuse_detected(
         now,
         "tessera",
         "refresh_token.reuse_detected",
-        &row.family_id,
+        &format!("token:{}", row.family_id),
         detail,
     )
     .await?;
@@ -317,6 +317,18 @@ pub fn client_credentials_scope(
         return Err(OAuthError::invalid_scope(
             "user scope needs a user; client_credentials tokens act as the client itself",
         ));
+    }
+    // No registered scope means "whatever its users hold" for the refresh grant, where every
+    // album scope is re-checked against the user's membership. Here no user stands behind the
+    // token, so a client gets only the album scopes the operator registered for it.
+    if let (Some(item), super::scope::ClientScopePolicy::Any) =
+        (scope.items().next(), &client.policy)
+    {
+        return Err(OAuthError::invalid_scope(format!(
+            "client {} has no registered scope, so client_credentials cannot grant {item} \
+             (register the client with --scope)",
+            client.id
+        )));
     }
     if let Some(item) = client.policy.first_disallowed(&scope) {
         return Err(OAuthError::invalid_scope(format!(

@@ -414,3 +414,36 @@ impl KeyDir {
 pub fn b64url(bytes: &[u8]) -> String {
     B64.encode(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_are_private_pkcs8_and_debug_shows_no_key_material() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyDir::new(dir.path());
+        for alg in [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256] {
+            let kid = keys.rotate(alg, Utc::now()).unwrap();
+            let pem_path = dir.path().join(format!("{kid}.pem"));
+            let mode = std::fs::metadata(&pem_path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{alg:?} key file mode {mode:o}");
+            let text = std::fs::read_to_string(&pem_path).unwrap();
+            assert!(
+                text.starts_with("-----BEGIN PRIVATE KEY-----"),
+                "PKCS#8 PEM"
+            );
+            let set = keys.load().unwrap().unwrap();
+            let key = set.signing();
+            assert_eq!(key.kid, kid);
+            let shown = format!("{key:?}");
+            let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+            assert!(!shown.contains(&body[..40]), "{shown}");
+            assert!(
+                !shown.contains("signer") && !shown.contains("decoding"),
+                "{shown}"
+            );
+        }
+    }
+}

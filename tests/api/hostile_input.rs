@@ -121,7 +121,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 const SQLI: &str = "a1'; DROP TABLE users;--";
 
 /// Every stored row of every table, as sorted debug lines: equal snapshots mean no state change.
-async fn snapshot(app: &TestApp) -> Vec<String> {
+pub(crate) async fn snapshot(app: &TestApp) -> Vec<String> {
     use tessera::store::entity::*;
     let db = &app.state.db;
     fn lines<M: std::fmt::Debug>(rows: Vec<M>) -> impl Iterator<Item = String> {

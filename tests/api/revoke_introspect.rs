@@ -472,10 +472,14 @@ struct Forgeries {
 }
 
 async fn forged_jwts(app: &TestApp) -> Forgeries {
+    forged_jwts_over(app, good_claims(app)).await
+}
+
+/// Forgeries of an access token whose genuine claims are `good`.
+async fn forged_jwts_over(app: &TestApp, good: Value) -> Forgeries {
     let keys = app.state.keys();
     let ours = keys.signing().clone();
     let kid = ours.kid.clone();
-    let good = good_claims(app);
     let header = json!({ "alg": "ES256", "typ": "at+jwt", "kid": kid });
     let genuine = jwt::sign(&ours, AT_TYP, &good).unwrap();
     let hand_built = compact(&header, &good, |m| ours.sign(m).unwrap());
@@ -640,6 +644,80 @@ db_test!(forged_and_malformed_tokens_are_inactive, |app| {
         assert_inactive(app, rs, token, what).await;
     }
 });
+
+db_test!(
+    forged_access_tokens_are_refused_at_api_revoke_and_token,
+    |app| {
+        app.alice_with_album().await;
+        // The forgeries start from the claims of a real access token (with its refresh-token row),
+        // so the controls are accepted as Bearer credentials at /api and each refusal below is due
+        // to the one thing that forgery changes.
+        let (_, rt) = personal(app, "user", json!({})).await;
+        let real = access_of(&app.exchange(&rt).await);
+        let real_claims: Value =
+            serde_json::from_slice(&B64.decode(real.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let good = with(&good_claims(app), "rtid", real_claims["rtid"].clone());
+        let Forgeries {
+            genuine,
+            hand_built,
+            forged,
+        } = forged_jwts_over(app, good).await;
+        for control in [&genuine, &hand_built] {
+            let r = app.api_bearer(Method::GET, "/api/me", control, None).await;
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "a control token is accepted at /api"
+            );
+        }
+        let before = crate::hostile_input::snapshot(app).await;
+        for (what, token) in &forged {
+            for (method, path, body) in [
+                (Method::GET, "/api/me", None),
+                (Method::GET, "/api/tokens", None),
+                (
+                    Method::POST,
+                    "/api/tokens",
+                    Some(json!({ "name": "forged", "scope": "user" })),
+                ),
+            ] {
+                let r = app.api_bearer(method.clone(), path, token, body).await;
+                assert_eq!(
+                    r.status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{what} at {method} {path}"
+                );
+                assert!(
+                    r.headers().contains_key("www-authenticate"),
+                    "{what} at {path}"
+                );
+                let v: Value = r.json().await.unwrap();
+                assert!(v["error"].is_string(), "{what} at {path}: {v}");
+            }
+            // RFC 7009: revoking an invalid token answers 200 and changes nothing.
+            assert_revoke_ok(revoke(app, token, Some("access_token"), None).await, what).await;
+            // Presented as a refresh token it is no refresh token at all.
+            let r = app
+                .token(
+                    &[("grant_type", "refresh_token"), ("refresh_token", token)],
+                    None,
+                )
+                .await;
+            assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
+        }
+        assert_eq!(
+            crate::hostile_input::snapshot(app).await,
+            before,
+            "forged tokens changed stored state"
+        );
+        let r = app.api_bearer(Method::GET, "/api/me", &genuine, None).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "the forgeries revoked nothing of the genuine token"
+        );
+    }
+);
 
 db_test!(signed_jwt_answers_per_rfc_9701, |app| {
     app.alice_with_album().await;

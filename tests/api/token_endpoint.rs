@@ -883,6 +883,44 @@ db_test!(client_credentials_never_grants_user_scope, |app| {
     assert!(d.contains("user"), "{d}");
 });
 
+db_test!(
+    client_credentials_without_a_registered_scope_grants_no_album,
+    |app| {
+        // No user stands behind a client_credentials token: a client registered without --scope
+        // must not be able to name itself into any album.
+        let secret = app
+            .add_client("svc", false, Some("client_credentials"), None, false)
+            .await
+            .unwrap();
+        let basic = Some(("svc", secret.as_str()));
+        for scope in [
+            "album:a1:read",
+            "album:a1:read album:a1:write",
+            "album:other:read",
+        ] {
+            let d = expect_error(
+                app.token(
+                    &[("grant_type", "client_credentials"), ("scope", scope)],
+                    basic,
+                )
+                .await,
+                400,
+                "invalid_scope",
+            )
+            .await;
+            assert!(d.contains("no registered scope"), "{scope}: {d}");
+        }
+        // Without a scope parameter it still gets a token, with an empty scope.
+        let v = expect_ok(
+            app.token(&[("grant_type", "client_credentials")], basic)
+                .await,
+        )
+        .await;
+        assert_eq!(v["scope"], "");
+        assert_eq!(claims(v["access_token"].as_str().unwrap())["sub"], "svc");
+    }
+);
+
 db_test!(public_client_cannot_use_client_credentials, |app| {
     app.add_client("cli", true, None, None, false).await;
     let r = app
@@ -1245,7 +1283,8 @@ db_test!(replay_after_grace_window_revokes_the_family, |app| {
     let events: Value = r.json().await.unwrap();
     let events = events.as_array().unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["target"], Value::from(id.clone()));
+    // The same target as the token's creation and revocation events.
+    assert_eq!(events[0]["target"], Value::from(format!("token:{id}")));
     assert!(events[0]["detail"]["revoked_families"]
         .as_array()
         .unwrap()

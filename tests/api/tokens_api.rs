@@ -1042,9 +1042,30 @@ db_test!(
         app.grant("a1", "eve", "admin").await;
         let before = written(app).await;
 
+        // A non-member learns nothing, not even that the album exists: the same 404 as for
+        // an album that does not.
+        let dave = ("dave", "dave-pw");
+        for album in ["a1", "no-such-album"] {
+            let r = post_album_token(
+                app,
+                dave,
+                album,
+                json!({ "name": "n", "permissions": ["read"] }),
+            )
+            .await;
+            refused(r, 404, "not_found", album).await;
+            let r = app
+                .api_as(
+                    Method::GET,
+                    &format!("/api/albums/{album}/tokens"),
+                    dave,
+                    None,
+                )
+                .await;
+            refused(r, 404, "not_found", album).await;
+        }
         let forbidden = [
             (CAROL, json!(["read"]), "share"),
-            (("dave", "dave-pw"), json!(["read"]), "share"),
             (BOB, json!(["read", "write"]), "write"),
             (BOB, json!(["read", "download"]), "download"),
         ];
