@@ -11,6 +11,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tessera::telemetry::init();
+    let _log_writer = tessera::telemetry::init();
     tessera::cli::run(cli.command, settings)
 }

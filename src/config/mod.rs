@@ -419,8 +419,7 @@ mod tests {
             None,
             env(&[("TESSERA_DATABASE_URL", "mysql://tessera:hunter2@db/t")]),
         )
-        .err()
-        .expect("mysql is refused");
+        .expect_err("mysql is refused");
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert_eq!(
             redact_url_password("sqlite://t.db?mode=rwc"),

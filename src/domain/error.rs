@@ -12,6 +12,10 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A valid Bearer token whose scope does not cover the request (RFC 6750 §3.1: 403 with
+    /// an `insufficient_scope` challenge).
+    #[error("{0}")]
+    InsufficientScope(String),
     #[error("{0}")]
     Conflict(String),
     /// Credentials missing or wrong; the edge answers 401 with a challenge.

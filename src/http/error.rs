@@ -69,6 +69,7 @@ pub fn api(e: Error) -> Response {
         Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
@@ -92,6 +93,14 @@ pub fn api(e: Error) -> Response {
         h.append(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"tessera\""),
+        );
+    }
+    if let Error::InsufficientScope(_) = e {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(
+                "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"user\"",
+            ),
         );
     }
     if let Error::RateLimited(s) = e {

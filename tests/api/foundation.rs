@@ -17,33 +17,33 @@ db_test!(metadata_claims_only_what_works, |app| {
     let r = app.get("/.well-known/oauth-authorization-server").await;
     assert_eq!(r.status(), 200);
     let m: Value = r.json().await.unwrap();
-    assert_eq!(m["issuer"], "http://tessera.test");
-    assert_eq!(m["token_endpoint"], "http://tessera.test/oauth/token");
-    assert_eq!(m["revocation_endpoint"], "http://tessera.test/oauth/revoke");
+    // The whole document, so that nothing is claimed that no test exercises: each grant, auth
+    // method and endpoint named here has its own tests (token_endpoint, revoke_introspect).
+    let alg = app.state.keys().signing().alg.as_str();
     assert_eq!(
-        m["introspection_endpoint"],
-        "http://tessera.test/oauth/introspect"
+        m,
+        serde_json::json!({
+            "issuer": "http://tessera.test",
+            "token_endpoint": "http://tessera.test/oauth/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint": "http://tessera.test/oauth/revoke",
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint": "http://tessera.test/oauth/introspect",
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_signing_alg_values_supported": [alg],
+            "jwks_uri": "http://tessera.test/.well-known/jwks.json",
+            "grant_types_supported": ["refresh_token", "client_credentials"],
+            "response_types_supported": [],
+            "scopes_supported": [
+                "user",
+                "album:<album_id>:read",
+                "album:<album_id>:write",
+                "album:<album_id>:download",
+                "album:<album_id>:share"
+            ],
+        })
     );
-    assert_eq!(m["jwks_uri"], "http://tessera.test/.well-known/jwks.json");
-    let grants: Vec<&str> = m["grant_types_supported"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(grants, ["refresh_token", "client_credentials"]);
-    let methods = m["token_endpoint_auth_methods_supported"]
-        .as_array()
-        .unwrap();
-    assert!(methods.contains(&Value::from("client_secret_basic")));
-    assert!(methods.contains(&Value::from("client_secret_post")));
-    assert!(methods.contains(&Value::from("none")));
-    assert!(m["introspection_endpoint_auth_methods_supported"].is_array());
-    assert!(m["revocation_endpoint_auth_methods_supported"].is_array());
-    assert!(m["scopes_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&Value::from("user")));
+    assert_eq!(alg, "ES256", "the default signing algorithm");
 });
 
 db_test!(jwks_publishes_the_signing_key, |app| {
@@ -243,3 +243,89 @@ db_test!(
         assert!(text.contains("tessera_db_pool_connections{state=\"open\"}"));
     }
 );
+
+/// SIGTERM lets a request already in flight finish (its answer arrives, its data is kept), then
+/// the process exits 0 and stops accepting connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use crate::process::{cli, env_for, free_port, ServerProcess};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tessera.log");
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let env = env_for(dir.path(), &db, free_port());
+    cli(&env, &["user", "add", "alice"], "alice-pw\n", &log);
+    let t: Value = serde_json::from_str(&cli(
+        &env,
+        &[
+            "token", "create", "--user", "alice", "--name", "t", "--scope", "user",
+        ],
+        "",
+        &log,
+    ))
+    .unwrap();
+    let rt = t["token"].as_str().unwrap().to_string();
+    let mut server = ServerProcess::start(&env, &log).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+
+    // A token request whose body is still arriving when the signal comes.
+    let body = format!("grant_type=refresh_token&refresh_token={rt}");
+    let (first, rest) = body.split_at(20);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "tessera exited with a request in flight"
+    );
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer to the in-flight request");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"access_token\""), "{answer}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tessera did not exit after SIGTERM"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "still accepting connections after shutdown"
+    );
+}

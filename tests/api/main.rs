@@ -4,6 +4,7 @@
 mod helpers;
 mod process;
 
+mod cli;
 mod foundation;
 mod hostile_input;
 mod reliability;

@@ -188,6 +188,8 @@ db_test!(database_outage_fails_fast_and_recovers, |app| {
         t["token"].as_str().unwrap().to_string()
     };
     app.exchange(&rt).await;
+    let (rs, rs_secret) = app.add_resource_server().await;
+    assert_eq!(app.introspect(&rt, (&rs, &rs_secret)).await["active"], true);
     let base = helpers::postgres_base_url().unwrap();
     let dbname = app.database_url.rsplit('/').next().unwrap().to_string();
     let admin = sea_orm::Database::connect(&base).await.unwrap();
@@ -217,6 +219,30 @@ db_test!(database_outage_fails_fast_and_recovers, |app| {
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    // Every endpoint that needs the database says so the same way, never an answer it could
+    // not check (an introspection must not guess "active" or "inactive").
+    let outage_answers = [
+        (
+            "introspect",
+            app.post_form(
+                "/oauth/introspect",
+                &[("token", &rt)],
+                Some((&rs, &rs_secret)),
+            )
+            .await,
+        ),
+        (
+            "revoke",
+            app.post_form("/oauth/revoke", &[("token", &rt)], None)
+                .await,
+        ),
+        ("api", app.api_as(Method::GET, "/api/me", ALICE, None).await),
+    ];
+    for (what, r) in outage_answers {
+        assert_eq!(r.status(), 503, "{what}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable", "{what}: {body}");
+    }
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "outage answers must come fast, took {:?}",
@@ -362,10 +388,28 @@ db_test!(login_timing_does_not_reveal_whether_a_user_exists, ["TESSERA_AUTH_FAIL
 
 /// The full flow with the most verbose logging: nothing secret may show up in the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn secrets_never_reach_the_logs() {
+async fn secrets_never_reach_the_logs_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("tessera.log");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    secrets_never_reach_the_logs(dir, db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_logs_on_postgres() {
+    let Some(base) = helpers::postgres_base_url() else {
+        return;
+    };
+    let (url, name) = helpers::create_pg_database(&base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let result = tokio::spawn(secrets_never_reach_the_logs(dir, url)).await;
+    helpers::drop_pg_database(&base, &name).await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn secrets_never_reach_the_logs(dir: tempfile::TempDir, db: String) {
+    let log = dir.path().join("tessera.log");
     let mut env = process::env_for(dir.path(), &db, process::free_port());
     env.push(("TESSERA_LOG".into(), "trace".into()));
     let password = "P4ssw0rd-secret-value";
@@ -725,3 +769,72 @@ async fn crash_safety_sqlite() {
 async fn crash_safety_postgres() {
     crash_safety(Backend::Postgres).await;
 }
+
+/// Kid of a JWT's header.
+fn kid_of(jwt: &str) -> String {
+    jsonwebtoken::decode_header(jwt).unwrap().kid.unwrap()
+}
+
+async fn published_kids(app: &TestApp) -> Vec<String> {
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Polls until the served JWKS satisfies `ok` (the periodic reload runs every second here).
+async fn wait_for_kids(app: &TestApp, what: &str, ok: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kids = published_kids(app).await;
+        if ok(&kids) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: JWKS still {kids:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+db_test!(the_periodic_key_reload_picks_up_a_rotation_and_a_compromised_key_removal, ["TESSERA_KEY_RELOAD_INTERVAL" => "1s"], |app| {
+    app.add_user("alice", "alice-pw", false).await;
+    let (rs, rs_secret) = app.add_resource_server().await;
+    let rt = app
+        .create_token(ALICE, json!({"name": "k", "scope": "user"}))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old_at = app.exchange(&rt).await["access_token"].as_str().unwrap().to_string();
+    let old = kid_of(&old_at);
+
+    // Another instance (or `tessera keys rotate`) rotates in the shared key directory; this
+    // running server is not told, it finds out by its own periodic reload.
+    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
+    let new = dir
+        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
+        .unwrap();
+    wait_for_kids(app, "rotation", |k| k.contains(&new) && k.contains(&old)).await;
+    let new_at = app.exchange(&rt).await["access_token"].as_str().unwrap().to_string();
+    assert_eq!(kid_of(&new_at), new, "new tokens are signed with the rotated-in key");
+    assert_eq!(app.introspect(&old_at, (&rs, &rs_secret)).await["active"], true, "old key still verifies");
+
+    // The old key was stolen: delete its files; after the next reload nothing it signed passes.
+    for ext in ["pem", "json"] {
+        std::fs::remove_file(app.dir.path().join("keys").join(format!("{old}.{ext}"))).unwrap();
+    }
+    wait_for_kids(app, "removal", |k| !k.contains(&old) && k.contains(&new)).await;
+    assert_eq!(app.introspect(&old_at, (&rs, &rs_secret)).await, json!({"active": false}));
+    let r = app.api_bearer(Method::GET, "/api/me", &old_at, None).await;
+    assert_eq!(r.status(), 401, "a token of the removed key is refused at /api");
+    assert_eq!(app.introspect(&new_at, (&rs, &rs_secret)).await["active"], true);
+    let r = app.api_bearer(Method::GET, "/api/me", &new_at, None).await;
+    assert_eq!(r.status(), 200);
+});

@@ -124,49 +124,63 @@ db_test!(access_token_ttl_follows_configuration, ["TESSERA_ACCESS_TOKEN_TTL" => 
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 300);
 });
 
+/// What a resource server does with an ordinary JWT library: find the header's `kid` in the
+/// served JWKS, and validate signature, `typ`, `iss`, `aud` and `exp` with the key's algorithm.
+async fn validates_with_jsonwebtoken(app: &TestApp, expected: jsonwebtoken::Algorithm) {
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+
+    app.alice_with_album().await;
+    let (rt, _) = alice_token(app, "album:a1:read user", json!({})).await;
+    let at = app.exchange(&rt).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let jwks: JwkSet = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let header = decode_header(&at).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.alg, expected);
+    let kid = header.kid.expect("kid in the header");
+    let jwk = jwks
+        .find(&kid)
+        .expect("the header's kid is published in the JWKS");
+    let key = DecodingKey::from_jwk(jwk).unwrap();
+    let mut validation = Validation::new(expected);
+    validation.set_issuer(&["http://tessera.test"]);
+    validation.set_audience(&["http://tessera.test"]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let data =
+        decode::<Value>(&at, &key, &validation).expect("a resource server validates the token");
+    assert_eq!(data.claims["sub"], "alice");
+    assert_eq!(data.claims["scope"], "album:a1:read user");
+
+    // The same library refuses it for another audience.
+    let mut other = Validation::new(expected);
+    other.set_issuer(&["http://tessera.test"]);
+    other.set_audience(&["http://elsewhere.test"]);
+    assert!(decode::<Value>(&at, &key, &other).is_err());
+}
+
 db_test!(
     access_token_validates_with_jsonwebtoken_against_served_jwks,
     |app| {
-        use jsonwebtoken::jwk::JwkSet;
-        use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
-
-        app.alice_with_album().await;
-        let (rt, _) = alice_token(app, "album:a1:read user", json!({})).await;
-        let at = app.exchange(&rt).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
-
-        let jwks: JwkSet = app
-            .get("/.well-known/jwks.json")
-            .await
-            .json()
-            .await
-            .unwrap();
-        let header = decode_header(&at).unwrap();
-        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-        assert_eq!(header.alg, Algorithm::ES256);
-        let kid = header.kid.expect("kid in the header");
-        let jwk = jwks
-            .find(&kid)
-            .expect("the header's kid is published in the JWKS");
-        let key = DecodingKey::from_jwk(jwk).unwrap();
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&["http://tessera.test"]);
-        validation.set_audience(&["http://tessera.test"]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        let data =
-            decode::<Value>(&at, &key, &validation).expect("a resource server validates the token");
-        assert_eq!(data.claims["sub"], "alice");
-        assert_eq!(data.claims["scope"], "album:a1:read user");
-
-        // The same library refuses it for another audience.
-        let mut other = Validation::new(Algorithm::ES256);
-        other.set_issuer(&["http://tessera.test"]);
-        other.set_audience(&["http://elsewhere.test"]);
-        assert!(decode::<Value>(&at, &key, &other).is_err());
+        validates_with_jsonwebtoken(app, jsonwebtoken::Algorithm::ES256).await;
     }
 );
+
+db_test!(eddsa_access_token_validates_against_served_jwks, ["TESSERA_SIGNING_ALG" => "EdDSA"], |app| {
+    validates_with_jsonwebtoken(app, jsonwebtoken::Algorithm::EdDSA).await;
+});
+
+db_test!(rs256_access_token_validates_against_served_jwks, ["TESSERA_SIGNING_ALG" => "RS256"], |app| {
+    validates_with_jsonwebtoken(app, jsonwebtoken::Algorithm::RS256).await;
+});
 
 db_test!(access_token_carries_rfc9068_claims, |app| {
     app.alice_with_album().await;
