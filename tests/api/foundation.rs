@@ -329,3 +329,60 @@ async fn sigterm_lets_in_flight_requests_finish() {
         "still accepting connections after shutdown"
     );
 }
+
+db_test!(the_hot_token_lookup_agrees_with_the_generic_query, |app| {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use tessera::store::entity::{refresh_token, user};
+    app.add_user("alice", "alice-pw", false).await;
+    app.add_album("a1").await;
+    app.grant("a1", "alice", "read,share").await;
+    let personal = app
+        .create_token(
+            crate::helpers::ALICE,
+            serde_json::json!({"name": "p", "scope": "user", "rotating": true}),
+        )
+        .await;
+    let album = app
+        .api_as(
+            reqwest::Method::POST,
+            "/api/albums/a1/tokens",
+            crate::helpers::ALICE,
+            Some(serde_json::json!({"name": "a", "permissions": ["read"]})),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    // A rotated row too, so that every nullable column is set somewhere.
+    let rotated = personal["token"].as_str().unwrap().to_string();
+    let successor = app.exchange(&rotated).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for token in [
+        rotated.as_str(),
+        successor.as_str(),
+        album["token"].as_str().unwrap(),
+    ] {
+        let hash = tessera::tokens::secret::hash_hex(token);
+        let generic = refresh_token::Entity::find()
+            .filter(refresh_token::Column::SecretHash.eq(hash.as_str()))
+            .find_also_related(user::Entity)
+            .all(&app.state.db)
+            .await
+            .unwrap();
+        let (row, owner) = generic.into_iter().next().unwrap();
+        let hot = tessera::store::refresh_tokens::find_by_hash_with_owner(&app.state.db, &hash)
+            .await
+            .unwrap()
+            .expect("found");
+        assert_eq!(hot, (row, owner.unwrap()));
+    }
+    let none = tessera::store::refresh_tokens::find_by_hash_with_owner(
+        &app.state.db,
+        "0".repeat(64).as_str(),
+    )
+    .await
+    .unwrap();
+    assert!(none.is_none());
+});
