@@ -91,32 +91,48 @@ fn every_served_route_is_in_the_openapi_description() {
     );
 }
 
-db_test!(every_documented_operation_is_served_by_the_running_server, |app| {
-    // The comment check above trusts the `// METHOD /path` comments; this asks the server. A
-    // documented operation must reach a handler: not warp's "no such endpoint" 404, not 405.
-    let documented = documented_operations(OPENAPI);
-    assert!(documented.len() >= 18, "{documented:?}");
-    for (method, path) in &documented {
-        let concrete: String = path
-            .split('/')
-            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-            .collect::<Vec<_>>()
-            .join("/");
-        let m = Method::from_bytes(method.as_bytes()).unwrap();
-        let r = app.http.request(m, app.url(&concrete)).send().await.unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {body}");
-        assert!(
-            !(status == StatusCode::NOT_FOUND && body["error_description"] == "no such endpoint"),
-            "{method} {path} is documented but not served: {body}"
+db_test!(
+    every_documented_operation_is_served_by_the_running_server,
+    |app| {
+        // The comment check above trusts the `// METHOD /path` comments; this asks the server. A
+        // documented operation must reach a handler: not warp's "no such endpoint" 404, not 405.
+        let documented = documented_operations(OPENAPI);
+        assert!(documented.len() >= 18, "{documented:?}");
+        for (method, path) in &documented {
+            let concrete: String = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let r = app
+                .http
+                .request(m, app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert_ne!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            assert!(
+                !(status == StatusCode::NOT_FOUND
+                    && body["error_description"] == "no such endpoint"),
+                "{method} {path} is documented but not served: {body}"
+            );
+        }
+        // And the check can fail: an undocumented path is "no such endpoint".
+        let r = app.get("/api/not-an-endpoint").await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error_description"],
+            "no such endpoint"
         );
     }
-    // And the check can fail: an undocumented path is "no such endpoint".
-    let r = app.get("/api/not-an-endpoint").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(r.json::<Value>().await.unwrap()["error_description"], "no such endpoint");
-});
+);
 
 #[test]
 fn the_route_check_notices_a_missing_route() {
