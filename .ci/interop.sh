@@ -16,7 +16,7 @@ if [ ! -f .venv-interop/installed ] || [ "$(cat .venv-interop/installed)" != "${
 fi
 
 cargo build --quiet --bin tessera
-bin="$PWD/target/debug/tessera"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/tessera"
 
 work="$(mktemp -d)"
 server_pid=""

@@ -3,30 +3,14 @@
 //! exit, nothing written), and that its effects are what the server then serves.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::process::{cli, env_for, free_port, ServerProcess};
+use crate::process::{cli, env_for, free_port, served_kids, ServerProcess};
 
 /// Runs a command that must fail; returns its stderr.
 fn cli_fails(env: &[(String, String)], args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .envs(env.iter().cloned())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tessera");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::process::run_cli(env, args, stdin);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(
         !out.status.success(),
@@ -165,15 +149,7 @@ async fn cli_contract(database_url: String) {
     // Everything above is what the server serves.
     let server = ServerProcess::start(&env, &log).await;
     let http = reqwest::Client::new();
-    let jwks: Value = http
-        .get(format!("{}/.well-known/jwks.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(jwks["keys"][0]["kid"], old_kid.as_str());
+    assert_eq!(served_kids(&http, &server.base).await, [old_kid.clone()]);
     let r = http
         .post(format!("{}/oauth/token", server.base))
         .basic_auth("svc", Some(&svc_secret))
@@ -238,22 +214,9 @@ async fn cli_contract(database_url: String) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404, "alice is no longer a member of a1");
-    let jwks: Value = http
-        .get(format!("{}/.well-known/jwks.json", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let kids = served_kids(&http, &server.base).await;
     assert!(
-        kids.contains(&new_kid.as_str()) && kids.contains(&old_kid.as_str()),
+        kids.contains(&new_kid) && kids.contains(&old_kid),
         "{kids:?}"
     );
     drop(server);

@@ -27,8 +27,8 @@ pub fn env_for(dir: &Path, database_url: &str, port: u16) -> Vec<(String, String
     ]
 }
 
-/// Runs a CLI command to completion with `stdin` as input; returns stdout, appending stderr to `log`.
-pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> String {
+/// Runs a CLI command to completion with `stdin` as input, whatever its outcome.
+pub fn run_cli(env: &[(String, String)], args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(args)
@@ -44,7 +44,13 @@ pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> 
         .expect("stdin")
         .write_all(stdin.as_bytes())
         .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+/// Runs a CLI command that must succeed; returns stdout, appending stderr to `log`.
+pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> String {
+    use std::io::Write;
+    let out = run_cli(env, args, stdin);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -57,6 +63,24 @@ pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> 
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// The `kid`s of the JWKS served at `base`.
+pub async fn served_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
+    let jwks: serde_json::Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("GET jwks")
+        .json()
+        .await
+        .expect("JWKS JSON");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_string())
+        .collect()
 }
 
 impl ServerProcess {

@@ -153,25 +153,8 @@ db_test!(rotated_keys_reach_the_other_instance_after_reload, |app| {
     assert_eq!(second.state.keys().signing().kid, old);
     second.state.reload_keys().unwrap();
     // ...after it, it serves and uses the new one, and still verifies the old one.
-    let jwks: Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", second.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&new.as_str()) && kids.contains(&old.as_str()),
-        "{kids:?}"
-    );
+    let kids = process::served_kids(&app.http, &second.base).await;
+    assert!(kids.contains(&new) && kids.contains(&old), "{kids:?}");
     assert_eq!(second.state.keys().signing().kid, new);
     second.stop().await;
 });
@@ -776,18 +759,7 @@ fn kid_of(jwt: &str) -> String {
 }
 
 async fn published_kids(app: &TestApp) -> Vec<String> {
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_string())
-        .collect()
+    process::served_kids(&app.http, &app.base).await
 }
 
 /// Polls until the served JWKS satisfies `ok` (the periodic reload runs every second here).
