@@ -149,7 +149,10 @@ async fn cli_contract(database_url: String) {
     // Everything above is what the server serves.
     let server = ServerProcess::start(&env, &log).await;
     let http = reqwest::Client::new();
-    assert_eq!(served_kids(&http, &server.base).await, [old_kid.clone()]);
+    assert_eq!(
+        served_kids(&http, &server.base).await,
+        vec![old_kid.clone()]
+    );
     let r = http
         .post(format!("{}/oauth/token", server.base))
         .basic_auth("svc", Some(&svc_secret))
