@@ -13,30 +13,17 @@ cd "$(dirname "$0")/.."
 
 max_examples="${FUZZ_MAX_EXAMPLES:-100}"
 
-# schemathesis from PyPI, in a virtual environment of our own. Pinned: the flags and the
-# configuration format below are those of schemathesis 4.
-schemathesis_version=4.32.5
-if ! .venv/bin/st --version 2>/dev/null | grep -q "$schemathesis_version"; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet "schemathesis==$schemathesis_version"
-fi
+. .ci/lib.sh
 
-cargo build --quiet --bin tessera
-bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/tessera"
+# schemathesis from PyPI, pinned (the flags and the configuration format below are those of
+# schemathesis 4), in a virtual environment of our own.
+ensure_venv .venv schemathesis==4.32.5
+build_tessera
 
 work="$(mktemp -d)"
-server_pid=""
 pg_db=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
 cleanup() {
-  stop_server
+  stop_tessera
   if [ -n "$pg_db" ]; then
     psql -q "$TESSERA_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
   fi
@@ -44,7 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
 
 # fuzz_on LABEL DATABASE_URL: a fresh fixture and server on that database, then schemathesis.
@@ -53,7 +39,7 @@ fuzz_on() {
   mkdir -p "$dir"
   echo "== fuzzing on $label"
   local port base
-  port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  port="$(free_port)"
   base="http://127.0.0.1:$port"
 
   export TESSERA_LISTEN="127.0.0.1:$port"
@@ -75,18 +61,7 @@ fuzz_on() {
   "$bin" client add app --grant-types refresh_token >/dev/null
   "$bin" token create --user admin --name fuzz --scope "user album:a1:read" >/dev/null
 
-  "$bin" serve >"$dir/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    if curl -fsS "$base/healthz" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "tessera did not start:" >&2
-      cat "$dir/server.log" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  curl -fsS "$base/readyz" >/dev/null
+  start_tessera "$base" "$dir/server.log"
 
   export FUZZ_CLIENT_AUTH="Basic $(b64 "rs:$rs_secret")"
   export FUZZ_USER_AUTH="Basic $(b64 "admin:$admin_pw")"
@@ -123,7 +98,7 @@ TOML
     grep -A5 "panicked" "$dir/server.log" >&2
     status=1
   fi
-  stop_server
+  stop_tessera
   return "$status"
 }
 

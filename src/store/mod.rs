@@ -111,6 +111,38 @@ pub(crate) async fn unique<E: sea_orm::EntityTrait>(
     Ok(select.all(db).await?.into_iter().next())
 }
 
+/// The SQL of one hot statement, built by sea-query on first use for each backend and reused
+/// with bound values after that. Building a statement cost more than running it on the hot
+/// paths (see docs/performance.md); the SQL depends only on the backend, never on the values.
+pub(crate) struct CachedSql {
+    sqlite: std::sync::OnceLock<String>,
+    postgres: std::sync::OnceLock<String>,
+}
+
+impl CachedSql {
+    pub(crate) const fn new() -> Self {
+        CachedSql {
+            sqlite: std::sync::OnceLock::new(),
+            postgres: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// A statement of `build`'s SQL for `backend` with these `values`.
+    pub(crate) fn statement(
+        &self,
+        backend: sea_orm::DbBackend,
+        build: impl FnOnce(sea_orm::DbBackend) -> String,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> sea_orm::Statement {
+        let cell = match backend {
+            sea_orm::DbBackend::Sqlite => &self.sqlite,
+            _ => &self.postgres,
+        };
+        let sql = cell.get_or_init(|| build(backend)).clone();
+        sea_orm::Statement::from_sql_and_values(backend, sql, values)
+    }
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
     Migrator::up(db, None).await.map_err(StoreError::from)

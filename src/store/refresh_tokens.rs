@@ -80,47 +80,35 @@ pub async fn find_by_hash(
 ///
 /// This is the hottest query of tessera, so it skips two costs of sea-orm's generic path that
 /// the profile showed to be larger than the lookup itself: the SQL is built by sea-query once
-/// per backend (from the same `find_also_related` select, so it follows the entities) and
-/// reused, and the row is decoded by column position instead of by formatted alias names.
+/// per backend (from an entity-based select joining the owner) and reused, and the row is
+/// decoded by column position instead of by formatted alias names.
 pub async fn find_by_hash_with_owner(
     db: &impl ConnectionTrait,
     secret_hash: &str,
 ) -> Result<Option<(RefreshToken, super::users::User)>, StoreError> {
-    let backend = db.get_database_backend();
-    let stmt = sea_orm::Statement::from_sql_and_values(
-        backend,
-        token_with_owner_sql(backend),
+    use sea_orm::QueryTrait;
+    static SQL: super::CachedSql = super::CachedSql::new();
+    let stmt = SQL.statement(
+        db.get_database_backend(),
+        |backend| {
+            Tokens::find()
+                .filter(C::SecretHash.eq(""))
+                .inner_join(super::entity::user::Entity)
+                .select_also(super::entity::user::Entity)
+                .build(backend)
+                .sql
+        },
         [secret_hash.into()],
     );
     let Some(row) = db.query_all_raw(stmt).await?.into_iter().next() else {
         return Ok(None);
     };
-    // The foreign key guarantees an owner; the inner join of the statement below too.
+    // The inner join (and the foreign key) guarantee an owner.
     Ok(Some((token_at(&row)?, owner_at(&row, TOKEN_COLUMNS)?)))
 }
 
 /// How many columns a refresh-token row has: the owner's columns follow them.
 const TOKEN_COLUMNS: usize = 17;
-
-fn token_with_owner_sql(backend: sea_orm::DbBackend) -> String {
-    use sea_orm::{DbBackend, QueryTrait};
-    use std::sync::OnceLock;
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    let cell = match backend {
-        DbBackend::Sqlite => &SQLITE,
-        _ => &POSTGRES,
-    };
-    cell.get_or_init(|| {
-        Tokens::find()
-            .filter(C::SecretHash.eq(""))
-            .inner_join(super::entity::user::Entity)
-            .select_also(super::entity::user::Entity)
-            .build(backend)
-            .sql
-    })
-    .clone()
-}
 
 /// Decodes the refresh-token columns, in `Column` order (the order sea-query selects them in).
 fn token_at(r: &sea_orm::QueryResult) -> Result<RefreshToken, sea_orm::DbErr> {

@@ -34,23 +34,25 @@ pub async fn is_revoked(db: &impl ConnectionTrait, jti: &str) -> Result<bool, St
 /// Whether an access token is revoked: its `jti` is listed, or the refresh-token row it was
 /// minted from (`rtid`) is revoked or gone. One round trip that reads the current state, so a
 /// revocation by any instance is seen by the very next call. On every JWT introspection: its
-/// SQL is built once per backend and shape and reused (see `refresh_tokens::find_by_hash_with_owner`).
+/// SQL is built once per backend and shape and reused (`store::CachedSql`).
 pub async fn access_token_revoked(
     db: &impl ConnectionTrait,
     jti: &str,
     rtid: Option<&str>,
 ) -> Result<bool, StoreError> {
+    // One statement per shape: with and without the refresh-token row check.
+    static LISTED: super::CachedSql = super::CachedSql::new();
+    static LISTED_OR_ROW_GONE: super::CachedSql = super::CachedSql::new();
     let backend = db.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = vec![jti.into()];
-    if let Some(rtid) = rtid {
-        values.push(rtid.into());
-    }
-    let sql = revoked_sql(backend, rtid.is_some());
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
-            backend, sql, values,
-        ))
-        .await?;
+    let stmt = match rtid {
+        None => LISTED.statement(backend, |b| revoked_sql(b, false), [jti.into()]),
+        Some(rtid) => LISTED_OR_ROW_GONE.statement(
+            backend,
+            |b| revoked_sql(b, true),
+            [jti.into(), rtid.into()],
+        ),
+    };
+    let row = db.query_one_raw(stmt).await?;
     Ok(row
         .map(|r| r.try_get_by_index::<i32>(0))
         .transpose()?
@@ -62,41 +64,31 @@ pub async fn access_token_revoked(
 /// jti (and the row id) as parameters in that order.
 fn revoked_sql(backend: sea_orm::DbBackend, with_row: bool) -> String {
     use super::entity::refresh_token::{Column as R, Entity as Tokens};
-    use sea_orm::{DbBackend, StatementBuilder};
-    use std::sync::OnceLock;
-    static CACHE: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
-    let slot = match backend {
-        DbBackend::Sqlite => 0,
-        _ => 2,
-    } + usize::from(with_row);
-    CACHE[slot]
-        .get_or_init(|| {
-            // Literals, not bound values: PostgreSQL cannot type a bare `SELECT $1`.
-            let one = || Expr::cust("1");
-            let listed = Query::select()
-                .expr(one())
-                .from(Revoked)
-                .and_where(Expr::col(C::Jti).eq(""))
-                .to_owned();
-            let mut revoked = Expr::exists(listed);
-            if with_row {
-                let live_row = Query::select()
-                    .expr(one())
-                    .from(Tokens)
-                    .and_where(Expr::col(R::Id).eq(""))
-                    .and_where(Expr::col(R::RevokedAt).is_null())
-                    .to_owned();
-                revoked = revoked.or(Expr::exists(live_row).not());
-            }
-            let q = Query::select()
-                .expr_as(
-                    Expr::case(revoked, one()).finally(Expr::cust("0")),
-                    "revoked",
-                )
-                .to_owned();
-            StatementBuilder::build(&q, &backend).sql
-        })
-        .clone()
+    use sea_orm::StatementBuilder;
+    // Literals, not bound values: PostgreSQL cannot type a bare `SELECT $1`.
+    let one = || Expr::cust("1");
+    let listed = Query::select()
+        .expr(one())
+        .from(Revoked)
+        .and_where(Expr::col(C::Jti).eq(""))
+        .to_owned();
+    let mut revoked = Expr::exists(listed);
+    if with_row {
+        let live_row = Query::select()
+            .expr(one())
+            .from(Tokens)
+            .and_where(Expr::col(R::Id).eq(""))
+            .and_where(Expr::col(R::RevokedAt).is_null())
+            .to_owned();
+        revoked = revoked.or(Expr::exists(live_row).not());
+    }
+    let q = Query::select()
+        .expr_as(
+            Expr::case(revoked, one()).finally(Expr::cust("0")),
+            "revoked",
+        )
+        .to_owned();
+    StatementBuilder::build(&q, &backend).sql
 }
 
 /// Deletes up to `batch` ids whose token has expired anyway.

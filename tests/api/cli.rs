@@ -22,6 +22,15 @@ fn cli_fails(env: &[(String, String)], args: &[&str], stdin: &str) -> String {
     stderr
 }
 
+/// `GET /api/albums/a1/tokens` as alice: 200 while she is a member, 404 once she is not.
+async fn alice_lists_album_a1(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    http.get(format!("{base}/api/albums/a1/tokens"))
+        .basic_auth("alice", Some("alice-pw"))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
@@ -164,12 +173,7 @@ async fn cli_contract(database_url: String) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let r = http
-        .get(format!("{}/api/albums/a1/tokens", server.base))
-        .basic_auth("alice", Some("alice-pw"))
-        .send()
-        .await
-        .unwrap();
+    let r = alice_lists_album_a1(&http, &server.base).await;
     assert_eq!(r.status(), 200, "alice is a member of a1");
     let r = http
         .post(format!("{}/oauth/introspect", server.base))
@@ -210,12 +214,7 @@ async fn cli_contract(database_url: String) {
     );
 
     let server = ServerProcess::start(&env, &log).await;
-    let r = http
-        .get(format!("{}/api/albums/a1/tokens", server.base))
-        .basic_auth("alice", Some("alice-pw"))
-        .send()
-        .await
-        .unwrap();
+    let r = alice_lists_album_a1(&http, &server.base).await;
     assert_eq!(r.status(), 404, "alice is no longer a member of a1");
     let kids = served_kids(&http, &server.base).await;
     assert!(
