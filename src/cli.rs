@@ -60,6 +60,12 @@ pub enum UserCmd {
         #[arg(long)]
         admin: bool,
     },
+    /// Disable a user: password refused, tokens stop working at once; nothing is deleted.
+    Disable { name: String },
+    /// Re-enable a disabled user: tokens that were live before work again.
+    Enable { name: String },
+    /// Delete a user: revoke all their tokens, drop memberships; the name stays reserved.
+    Delete { name: String },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +243,14 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
                 &serde_json::json!({ "name": u.name, "admin": u.is_admin, "created_at": u.created_at }),
             )
         }
+        Command::User(UserCmd::Disable { name }) => user_state(state, &name, true).await,
+        Command::User(UserCmd::Enable { name }) => user_state(state, &name, false).await,
+        Command::User(UserCmd::Delete { name }) => {
+            let n = accounts::delete_user(state, "operator", &name)
+                .await
+                .map_err(show)?;
+            print_json(&serde_json::json!({ "name": name, "deleted": true, "revoked": n }))
+        }
         Command::Client(ClientCmd::Add {
             id,
             public,
@@ -327,4 +341,15 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
         Command::Token(TokenCmd::Revoke { .. }) => Err("name a token id or --user NAME".into()),
         Command::Serve | Command::Keys(_) => Ok(()),
     }
+}
+
+async fn user_state(
+    state: &crate::state::AppState,
+    name: &str,
+    disabled: bool,
+) -> Result<(), String> {
+    let u = accounts::set_disabled(state, "operator", name, disabled)
+        .await
+        .map_err(show)?;
+    print_json(&serde_json::json!({ "name": u.name, "disabled_at": u.disabled_at }))
 }

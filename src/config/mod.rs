@@ -36,6 +36,8 @@ pub struct Settings {
     pub auth_failure_limit: u32,
     pub auth_failure_window: HumanDuration,
     pub client_cache_ttl: HumanDuration,
+    pub max_live_tokens_per_user: u32,
+    pub max_children_per_token: u32,
 }
 
 /// A database URL. Its `Debug` hides the password a PostgreSQL URL may carry, so `Settings` can
@@ -125,6 +127,8 @@ const KEYS: &[&str] = &[
     "auth_failure_limit",
     "auth_failure_window",
     "client_cache_ttl",
+    "max_live_tokens_per_user",
+    "max_children_per_token",
 ];
 
 impl Settings {
@@ -256,6 +260,12 @@ impl Settings {
             auth_failure_window: r
                 .get("auth_failure_window", Some(HumanDuration::from_secs(300)))?,
             client_cache_ttl: r.get("client_cache_ttl", Some(HumanDuration::from_secs(60)))?,
+            max_live_tokens_per_user: r.get_with(
+                "max_live_tokens_per_user",
+                Some(1000),
+                positive,
+            )?,
+            max_children_per_token: r.get_with("max_children_per_token", Some(100), positive)?,
         })
     }
 }

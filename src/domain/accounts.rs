@@ -32,6 +32,17 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether this request carries admin power: an admin's password, the operator, or an
+    /// admin's access token whose scope includes `admin`. A plain `user` token of an admin acts
+    /// as an ordinary user, so a token handed to a script never carries more than it says.
+    pub fn is_admin(&self) -> bool {
+        self.user.is_admin
+            && match &self.credential {
+                Credential::Password | Credential::Operator => true,
+                Credential::Bearer { scope, .. } => scope.has_admin(),
+            }
+    }
+
     pub fn actor(&self) -> String {
         match self.credential {
             Credential::Operator => "operator".to_string(),
@@ -56,8 +67,11 @@ pub async fn authenticate_password(
     if let Some(wait) = state.limiter.blocked(&keys) {
         return Err(Error::RateLimited(wait));
     }
+    // A deleted user is a tombstone without a password: checked like an unknown name.
     let user = if name.len() <= MAX_NAME_LEN && password.len() <= MAX_PASSWORD_LEN {
-        users::find_by_name(&state.db, name).await?
+        users::find_by_name(&state.db, name)
+            .await?
+            .filter(|u| u.deleted_at.is_none())
     } else {
         None
     };
@@ -66,8 +80,10 @@ pub async fn authenticate_password(
         password.to_string(),
     )
     .await?;
+    // A disabled user's right password gets the same answer as a wrong one: the check ran
+    // anyway, so timing says nothing either.
     match user {
-        Some(user) if ok => Ok(Caller {
+        Some(user) if ok && user.is_enabled() => Ok(Caller {
             user,
             credential: Credential::Password,
         }),
@@ -122,8 +138,13 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller
         .ok_or_else(|| Error::Unauthenticated("access token has been revoked".into()))?;
     let user = users::find_by_name(&state.db, &claims.sub)
         .await?
-        .filter(|u| u.id == row.user_id)
+        .filter(|u| u.id == row.user_id && u.deleted_at.is_none())
         .ok_or_else(|| Error::Unauthenticated("access token's user no longer exists".into()))?;
+    if !user.is_enabled() {
+        return Err(Error::Unauthenticated(
+            "access token's user is disabled".into(),
+        ));
+    }
     Ok(Caller {
         user,
         credential: Credential::Bearer {
@@ -169,6 +190,14 @@ pub async fn add_user(
     {
         return Err(Error::Conflict(format!(
             "a client with id {name} exists; user names and client ids share the access token's sub claim"
+        )));
+    }
+    if users::find_by_name(&state.db, name)
+        .await?
+        .is_some_and(|u| u.deleted_at.is_some())
+    {
+        return Err(Error::Conflict(format!(
+            "user {name} was deleted; names of deleted users are not reused (old access tokens name them)"
         )));
     }
     let hash = passwords::hash(password.to_string()).await?;
@@ -239,6 +268,7 @@ pub async fn grant_album(
         .ok_or_else(|| Error::NotFound(format!("no album {album}")))?;
     let u = users::find_by_name(&state.db, user)
         .await?
+        .filter(|u| u.deleted_at.is_none())
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
     let now = state.clock.now();
     albums::set_permissions(&state.db, album, u.id, &perms.to_list(), now).await?;
@@ -265,4 +295,87 @@ pub async fn album_permissions(
         .first()
         .and_then(|(_, p)| Permissions::parse_list(p).ok())
         .unwrap_or_default())
+}
+
+/// Disables or re-enables a user. While disabled, the user's password is refused, their refresh
+/// tokens do not exchange, and every token of theirs introspects inactive; nothing is deleted or
+/// revoked, so re-enabling brings back exactly the tokens that were live before (unless they
+/// expired or were revoked in between). Returns the user after the change.
+pub async fn set_disabled(
+    state: &AppState,
+    actor: &str,
+    name: &str,
+    disabled: bool,
+) -> Result<User, Error> {
+    let now = state.clock.now();
+    let _turn = state.sqlite_write_turn().await;
+    let txn = crate::store::write_txn(&state.db).await?;
+    let user = live_user_locked(&txn, name).await?;
+    if user.disabled_at.is_some() == disabled {
+        // Already as asked: nothing changes, nothing is audited.
+        txn.rollback()
+            .await
+            .map_err(crate::store::StoreError::from)?;
+        return Ok(user);
+    }
+    let at = disabled.then_some(now);
+    users::set_disabled(&txn, user.id, at).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        },
+        &format!("user:{name}"),
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(User {
+        disabled_at: at,
+        ..user
+    })
+}
+
+/// Deletes a user: revokes every token of theirs (and everything created under them), removes
+/// their album memberships and password, and leaves a tombstone row, so the audit trail keeps
+/// meaning and the name is never given to someone else (old access tokens name it in `sub`).
+/// Returns how many live tokens were revoked.
+pub async fn delete_user(state: &AppState, actor: &str, name: &str) -> Result<usize, Error> {
+    let now = state.clock.now();
+    let _turn = state.sqlite_write_turn().await;
+    let txn = crate::store::write_txn(&state.db).await?;
+    let user = live_user_locked(&txn, name).await?;
+    let revoked =
+        refresh_tokens::revoke_families(&txn, refresh_tokens::Roots::User(user.id), now).await?;
+    albums::remove_all_of_user(&txn, user.id).await?;
+    users::mark_deleted(&txn, user.id, now).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        "user.delete",
+        &format!("user:{name}"),
+        serde_json::json!({ "revoked": revoked }),
+    )
+    .await?;
+    txn.commit().await.map_err(crate::store::StoreError::from)?;
+    state.metrics.revoked(revoked.len() as u64);
+    Ok(revoked.len())
+}
+
+/// The user named `name`, not deleted, with its row locked for the transaction.
+async fn live_user_locked(txn: &sea_orm::DatabaseTransaction, name: &str) -> Result<User, Error> {
+    let not_found = || Error::NotFound(format!("no user {name}"));
+    let found = users::find_by_name(txn, name)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(not_found)?;
+    users::lock(txn, found.id)
+        .await?
+        .filter(|u| u.deleted_at.is_none())
+        .ok_or_else(not_found)
 }

@@ -18,6 +18,9 @@ pub enum Error {
     InsufficientScope(String),
     #[error("{0}")]
     Conflict(String),
+    /// A limit on how many tokens may exist (per user, per parent token) was reached.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// Credentials missing or wrong; the edge answers 401 with a challenge.
     #[error("{0}")]
     Unauthenticated(String),

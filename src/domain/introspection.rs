@@ -56,9 +56,27 @@ async fn access_token(
     {
         return Ok(None);
     }
+    let Ok(mut scope) = Scope::parse(&claims.scope) else {
+        return Ok(None);
+    };
+    // Album scopes of a user's token hold only while the user holds them, as at exchange: the
+    // answer drops what was lost since the token was minted. (A client_credentials token has
+    // no user; its album scopes are the client's registration, checked when it was issued.)
+    if let Some(rtid) = claims.rtid.as_deref() {
+        let ids: Vec<&str> = scope.albums().into_iter().map(|a| a.as_str()).collect();
+        if !ids.is_empty() {
+            let held = albums::permissions_of_row_owner(&state.db, rtid, &ids).await?;
+            retain_held(&mut scope, &held);
+            scope = scope.normalize_read_rule();
+            if scope.is_empty() {
+                return Ok(None);
+            }
+        }
+    }
+    let scope = scope.to_string();
     let mut m = Map::new();
     m.insert("active".into(), true.into());
-    m.insert("scope".into(), claims.scope.clone().into());
+    m.insert("scope".into(), scope.clone().into());
     m.insert("client_id".into(), claims.client_id.clone().into());
     if claims.rtid.is_some() {
         m.insert("username".into(), claims.sub.clone().into());
@@ -70,7 +88,7 @@ async fn access_token(
     m.insert("aud".into(), claims.aud.into());
     m.insert("iss".into(), claims.iss.into());
     m.insert("jti".into(), claims.jti.into());
-    add_album_fields(&mut m, &claims.scope);
+    add_album_fields(&mut m, &scope);
     Ok(Some(Value::Object(m)))
 }
 
@@ -90,6 +108,7 @@ async fn refresh_token(
     if row.revoked_at.is_some()
         || row.rotated_at.is_some()
         || row.expires_at.is_some_and(|e| e <= now)
+        || !owner.is_enabled()
     {
         return Ok(None);
     }
@@ -99,14 +118,10 @@ async fn refresh_token(
     // Album scopes hold only while the owner holds them (as at exchange).
     let ids: Vec<&str> = scope.albums().into_iter().map(|a| a.as_str()).collect();
     let held = albums::permissions_on(&state.db, owner.id, &ids).await?;
-    scope.retain(|item| match item {
-        ScopeItem::User => true,
-        ScopeItem::Album { album, permission } => held
-            .iter()
-            .find(|(a, _)| a == album.as_str())
-            .and_then(|(_, p)| Permissions::parse_list(p).ok())
-            .is_some_and(|p| p.allows(*permission)),
-    });
+    retain_held(&mut scope, &held);
+    if !owner.is_admin {
+        scope.retain(|i| *i != ScopeItem::Admin);
+    }
     let scope = scope.normalize_read_rule();
     if scope.is_empty() {
         return Ok(None);
@@ -136,6 +151,18 @@ async fn refresh_token(
     Ok(Some(Value::Object(m)))
 }
 
+/// Keeps the album items the owner holds now (`held`: raw permission lists per album).
+fn retain_held(scope: &mut Scope, held: &[(String, String)]) {
+    scope.retain(|item| match item {
+        ScopeItem::User | ScopeItem::Admin => true,
+        ScopeItem::Album { album, permission } => held
+            .iter()
+            .find(|(a, _)| a == album.as_str())
+            .and_then(|(_, p)| Permissions::parse_list(p).ok())
+            .is_some_and(|p| p.allows(*permission)),
+    });
+}
+
 /// For a token confined to one album: `album_id` and `permissions`, as Kheops-style resource
 /// servers want them.
 fn add_album_fields(m: &mut Map<String, Value>, scope: &str) {
@@ -153,7 +180,7 @@ fn add_album_fields(m: &mut Map<String, Value>, scope: &str) {
         .items()
         .filter_map(|i| match i {
             ScopeItem::Album { permission, .. } => Some(permission.as_str()),
-            ScopeItem::User => None,
+            ScopeItem::User | ScopeItem::Admin => None,
         })
         .collect();
     m.insert("album_id".into(), album.as_str().into());

@@ -56,7 +56,7 @@ pub fn view(row: RefreshToken, user: &str, now: DateTime<Utc>) -> TokenView {
                 s.items()
                     .filter_map(|i| match i {
                         ScopeItem::Album { permission, .. } => Some(permission.as_str()),
-                        ScopeItem::User => None,
+                        ScopeItem::User | ScopeItem::Admin => None,
                     })
                     .collect()
             })
@@ -214,6 +214,11 @@ async fn check_within_caller(
             }
         }
     }
+    if scope.has_admin() && !caller.is_admin() {
+        return Err(Error::InvalidScope(
+            "admin can only be granted to a token of an admin".into(),
+        ));
+    }
     let ids: Vec<&str> = scope.albums().into_iter().map(AlbumId::as_str).collect();
     let held = albums::permissions_on(&state.db, caller.user.id, &ids).await?;
     for item in scope.items() {
@@ -258,6 +263,20 @@ async fn insert_token(
     let id = public_id();
     let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
+    if let Err(refusal) = admit(state, &txn, caller, now).await? {
+        // The refusal is recorded (and committed) even though no token is made.
+        audit::record(
+            &txn,
+            now,
+            &caller.actor(),
+            "token.quota_exceeded",
+            &format!("user:{}", caller.user.name),
+            refusal.detail,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        return Err(refusal.error);
+    }
     let row = refresh_tokens::insert(
         &txn,
         NewRefreshToken {
@@ -298,6 +317,62 @@ async fn insert_token(
     })
 }
 
+/// Why a new token may not be made: the error for the caller and the audit detail.
+struct Refusal {
+    error: Error,
+    detail: serde_json::Value,
+}
+
+/// Decides, inside the transaction that will insert the token, whether it may be made: the
+/// user is still enabled, the Bearer credential's refresh token is still unrevoked and
+/// unexpired, and neither quota is reached. On PostgreSQL the user's row and one row of the
+/// parent family are locked first (in that order, everywhere), so concurrent creations for one
+/// user are counted one after the other, and a revocation of the parent either sees this token
+/// or is seen by this check (see `refresh_tokens::revoke_families`). `Ok(Err(_))` is a refusal
+/// that must be audited; `Err(_)` fails the request without an audit record.
+async fn admit(
+    state: &AppState,
+    txn: &sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Refusal>, Error> {
+    let user = users::lock(txn, caller.user.id)
+        .await?
+        .filter(|u| u.is_enabled())
+        .ok_or_else(|| Error::Conflict(format!("user {} is disabled", caller.user.name)))?;
+    let limit = state.settings.max_live_tokens_per_user;
+    if refresh_tokens::count_live_of_user(txn, user.id, now).await? >= u64::from(limit) {
+        return Ok(Err(Refusal {
+            error: Error::QuotaExceeded(format!(
+                "user {} already has {limit} live tokens (max_live_tokens_per_user); revoke some first",
+                user.name
+            )),
+            detail: serde_json::json!({ "quota": "max_live_tokens_per_user", "limit": limit }),
+        }));
+    }
+    let Some(parent) = parent_of(caller) else {
+        return Ok(Ok(()));
+    };
+    let parent_row = refresh_tokens::lock_unrevoked_row(txn, &parent)
+        .await?
+        .filter(|r| r.expires_at.is_none_or(|e| e > now))
+        .ok_or_else(|| Error::Unauthenticated("access token has been revoked".into()))?;
+    let limit = state.settings.max_children_per_token;
+    if refresh_tokens::count_live_children(txn, &parent_row.family_id, now).await?
+        >= u64::from(limit)
+    {
+        return Ok(Err(Refusal {
+            error: Error::QuotaExceeded(format!(
+                "token {parent} already has {limit} live tokens made with it (max_children_per_token)"
+            )),
+            detail: serde_json::json!({
+                "quota": "max_children_per_token", "limit": limit, "parent_id": parent,
+            }),
+        }));
+    }
+    Ok(Ok(()))
+}
+
 pub async fn create_personal(
     state: &AppState,
     caller: &Caller,
@@ -316,12 +391,13 @@ pub async fn create_personal(
     )?;
     let (kind, rotating) = match &req.client_id {
         Some(cid) => {
-            let c = clients::find(&state.db, cid)
+            // One answer for unknown and unsuitable clients, so client ids cannot be probed.
+            let usable = clients::find(&state.db, cid)
                 .await?
-                .ok_or_else(|| Error::InvalidRequest(format!("unknown client {cid}")))?;
-            if !c.grant_types.split(' ').any(|g| g == "refresh_token") {
+                .is_some_and(|c| c.grant_types.split(' ').any(|g| g == "refresh_token"));
+            if !usable {
                 return Err(Error::InvalidRequest(format!(
-                    "client {cid} is not registered for the refresh_token grant"
+                    "client_id {cid:?} does not name a client registered for the refresh_token grant"
                 )));
             }
             // Tokens held by an OAuth client always rotate (RFC 9700 §4.14.2).
@@ -491,7 +567,7 @@ pub async fn list_tokens(
 ) -> Result<(Vec<TokenView>, u64), Error> {
     let user_id = match user {
         Some(name) if name != caller.user.name => {
-            if !caller.user.is_admin {
+            if !caller.is_admin() {
                 return Err(Error::Forbidden(
                     "listing another user's tokens needs the admin flag".into(),
                 ));
@@ -527,7 +603,7 @@ pub async fn list_album_tokens(
 ) -> Result<(Vec<TokenView>, u64), Error> {
     let album_id = AlbumId::parse(album).map_err(|e| Error::InvalidRequest(e.to_string()))?;
     let held = visible_album(state, caller, &album_id).await?;
-    let all = caller.user.is_admin || held.contains_raw(Permission::Admin);
+    let all = caller.is_admin() || held.contains_raw(Permission::Admin);
     list(
         state,
         ListQuery {
@@ -554,7 +630,7 @@ async fn visible_album(
         .await?
         .ok_or_else(not_found)?;
     let held = accounts::album_permissions(state, caller.user.id, album_id.as_str()).await?;
-    if held.is_empty() && !caller.user.is_admin {
+    if held.is_empty() && !caller.is_admin() {
         return Err(not_found());
     }
     Ok(held)
@@ -570,7 +646,7 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<RefreshT
     let row = refresh_tokens::find_head(&state.db, id)
         .await?
         .ok_or_else(not_found)?;
-    if row.user_id == caller.user.id || caller.user.is_admin {
+    if row.user_id == caller.user.id || caller.is_admin() {
         return Ok(row);
     }
     if let (Some(album), "album") = (&row.album_id, row.kind.as_str()) {
@@ -602,7 +678,9 @@ pub async fn revoke_family(state: &AppState, actor: &str, family_id: &str) -> Re
     let now = state.clock.now();
     let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
-    let revoked = refresh_tokens::revoke_families(&txn, &[family_id.to_string()], now).await?;
+    let revoked =
+        refresh_tokens::revoke_families(&txn, refresh_tokens::Roots::Family(family_id), now)
+            .await?;
     if !revoked.is_empty() {
         audit::record(
             &txn,
@@ -627,8 +705,10 @@ pub async fn revoke_all_of_user(state: &AppState, actor: &str, user: &str) -> Re
     let now = state.clock.now();
     let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
-    let families = refresh_tokens::live_families_of_user(&txn, u.id).await?;
-    let revoked = refresh_tokens::revoke_families(&txn, &families, now).await?;
+    // Locking the user's row waits for (and then sees) any token being created for them.
+    users::lock(&txn, u.id).await?;
+    let revoked =
+        refresh_tokens::revoke_families(&txn, refresh_tokens::Roots::User(u.id), now).await?;
     audit::record(
         &txn,
         now,

@@ -251,8 +251,12 @@ pub async fn list_album_tokens(album: String, state: AppState, inc: Incoming) ->
 }
 
 fn require_admin(who: &Caller) -> Result<(), Error> {
-    if who.user.is_admin {
+    if who.is_admin() {
         Ok(())
+    } else if who.user.is_admin {
+        Err(Error::InsufficientScope(
+            "admin routes need the admin scope; this token's scope does not include admin".into(),
+        ))
     } else {
         Err(Error::Forbidden("this needs the admin flag".into()))
     }
@@ -286,6 +290,57 @@ pub async fn revoke_user_tokens(user: String, state: AppState, inc: Incoming) ->
     }
     .await;
     respond(&state, "api_revoke_user_tokens", &inc, r)
+}
+
+/// POST /api/users/{name}/disable (admins)
+#[tracing::instrument(skip_all)]
+pub async fn disable_user(user: String, state: AppState, inc: Incoming) -> Response {
+    let r = set_user_disabled(&state, &inc, &user, true).await;
+    respond(&state, "api_disable_user", &inc, r)
+}
+
+/// POST /api/users/{name}/enable (admins)
+#[tracing::instrument(skip_all)]
+pub async fn enable_user(user: String, state: AppState, inc: Incoming) -> Response {
+    let r = set_user_disabled(&state, &inc, &user, false).await;
+    respond(&state, "api_enable_user", &inc, r)
+}
+
+async fn set_user_disabled(
+    state: &AppState,
+    inc: &Incoming,
+    user: &str,
+    disabled: bool,
+) -> Result<Response, Error> {
+    let who = caller(state, inc).await?;
+    require_admin(&who)?;
+    if user == who.user.name {
+        return Err(Error::Conflict(
+            "admins cannot disable or enable themselves".into(),
+        ));
+    }
+    let u = accounts::set_disabled(state, &who.actor(), user, disabled).await?;
+    Ok(ok_json(&serde_json::json!({
+        "name": u.name, "disabled": u.disabled_at.is_some(), "disabled_at": u.disabled_at,
+    })))
+}
+
+/// DELETE /api/users/{name} (admins): revoke everything of the user and delete them.
+#[tracing::instrument(skip_all)]
+pub async fn delete_user(user: String, state: AppState, inc: Incoming) -> Response {
+    let r = async {
+        let who = caller(&state, &inc).await?;
+        require_admin(&who)?;
+        if user == who.user.name {
+            return Err(Error::Conflict("admins cannot delete themselves".into()));
+        }
+        let n = accounts::delete_user(&state, &who.actor(), &user).await?;
+        Ok(ok_json(
+            &serde_json::json!({ "name": user, "deleted": true, "revoked": n }),
+        ))
+    }
+    .await;
+    respond(&state, "api_delete_user", &inc, r)
 }
 
 #[derive(Deserialize)]
@@ -342,7 +397,7 @@ pub async fn me(state: AppState, inc: Incoming) -> Response {
             Credential::Bearer { family_id, .. } => ("bearer", Some(family_id.clone())),
         };
         Ok(ok_json(&serde_json::json!({
-            "name": who.user.name, "admin": who.user.is_admin,
+            "name": who.user.name, "admin": who.is_admin(),
             "credential": credential, "token_id": token,
         })))
     }

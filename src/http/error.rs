@@ -71,6 +71,7 @@ pub fn api(e: Error) -> Response {
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        Error::QuotaExceeded(_) => (StatusCode::FORBIDDEN, "quota_exceeded"),
         Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
         Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),

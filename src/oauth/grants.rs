@@ -59,6 +59,11 @@ pub async fn recover(
     if row.expires_at.is_some_and(|e| e <= now) {
         return Err(OAuthError::invalid_grant("refresh token has expired"));
     }
+    if !owner.is_enabled() {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token's owner is disabled",
+        ));
+    }
     let mut grace_duplicate = false;
     if let Some(rotated_at) = row.rotated_at {
         if now - rotated_at <= state.settings.rotation_grace.to_chrono() {
@@ -130,6 +135,13 @@ pub async fn recover(
     let mut missing_requested: Option<String> = None;
     scope.retain(|item| match item {
         ScopeItem::User => true,
+        // Admin power holds only while the owner is an admin.
+        ScopeItem::Admin => {
+            if !owner.is_admin && !token_scope.contains(item) && missing_requested.is_none() {
+                missing_requested = Some(item.to_string());
+            }
+            owner.is_admin
+        }
         ScopeItem::Album { album, permission } => {
             let allowed = held
                 .iter()
@@ -182,7 +194,8 @@ async fn reuse_detected(
     let _turn = state.sqlite_write_turn().await;
     let txn = crate::store::write_txn(&state.db).await?;
     let revoked =
-        refresh_tokens::revoke_families(&txn, std::slice::from_ref(&row.family_id), now).await?;
+        refresh_tokens::revoke_families(&txn, refresh_tokens::Roots::Family(&row.family_id), now)
+            .await?;
     let detail = serde_json::json!({
         "row": row.id,
         "client_id": client.map(|c| c.id.clone()),

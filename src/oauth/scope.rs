@@ -1,6 +1,7 @@
-//! The scope grammar: `user`, and `album:<album_id>:<permission>` with permission one of
-//! `read`, `write`, `download`, `share`. Album ids are 1 to 64 characters of `[A-Za-z0-9_-]`.
-//! `download` and `share` are meaningless without `read` on the same album.
+//! The scope grammar: `user`, `admin`, and `album:<album_id>:<permission>` with permission one
+//! of `read`, `write`, `download`, `share`. Album ids are 1 to 64 characters of `[A-Za-z0-9_-]`.
+//! `download` and `share` are meaningless without `read` on the same album; `admin` (the admin
+//! routes of `/api`, for an admin's token) is meaningless without `user`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -141,6 +142,8 @@ impl Permissions {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ScopeItem {
     User,
+    /// The admin power of an admin user; only an admin's token may carry it.
+    Admin,
     Album {
         album: AlbumId,
         permission: Permission,
@@ -151,6 +154,7 @@ impl fmt::Display for ScopeItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScopeItem::User => f.write_str("user"),
+            ScopeItem::Admin => f.write_str("admin"),
             ScopeItem::Album { album, permission } => {
                 write!(f, "album:{album}:{}", permission.as_str())
             }
@@ -164,7 +168,9 @@ pub enum ScopeError {
     Empty,
     #[error("scope is longer than {MAX_SCOPE_LEN} characters")]
     TooLong,
-    #[error("unknown scope {0:?}; expected user or album:<album_id>:<read|write|download|share>")]
+    #[error(
+        "unknown scope {0:?}; expected user, admin or album:<album_id>:<read|write|download|share>"
+    )]
     Unknown(String),
     #[error("album ids are 1 to 64 characters of A-Z, a-z, 0-9, _ and -")]
     BadAlbumId,
@@ -172,13 +178,17 @@ pub enum ScopeError {
     UnknownPermission(String),
     #[error("album:{0}:{1} requires album:{0}:read in the same scope")]
     NeedsRead(String, &'static str),
+    #[error("admin requires user in the same scope")]
+    AdminNeedsUser,
 }
 
 impl FromStr for ScopeItem {
     type Err = ScopeError;
     fn from_str(s: &str) -> Result<Self, ScopeError> {
-        if s == "user" {
-            return Ok(ScopeItem::User);
+        match s {
+            "user" => return Ok(ScopeItem::User),
+            "admin" => return Ok(ScopeItem::Admin),
+            _ => {}
         }
         let unknown = || ScopeError::Unknown(s.chars().take(80).collect());
         let rest = s.strip_prefix("album:").ok_or_else(unknown)?;
@@ -222,6 +232,9 @@ impl Scope {
     }
 
     fn check_read_rule(&self) -> Result<(), ScopeError> {
+        if self.has_admin() && !self.has_user() {
+            return Err(ScopeError::AdminNeedsUser);
+        }
         for item in &self.0 {
             if let ScopeItem::Album { album, permission } = item {
                 if matches!(permission, Permission::Download | Permission::Share)
@@ -269,6 +282,9 @@ impl Scope {
     pub fn has_user(&self) -> bool {
         self.0.contains(&ScopeItem::User)
     }
+    pub fn has_admin(&self) -> bool {
+        self.0.contains(&ScopeItem::Admin)
+    }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -281,7 +297,7 @@ impl Scope {
             .iter()
             .filter_map(|i| match i {
                 ScopeItem::Album { album, .. } => Some(album),
-                ScopeItem::User => None,
+                ScopeItem::User | ScopeItem::Admin => None,
             })
             .collect()
     }
@@ -364,7 +380,12 @@ mod tests {
     fn rejects_bad_scopes() {
         assert_eq!(Scope::parse(""), Err(ScopeError::Empty));
         assert_eq!(Scope::parse("   "), Err(ScopeError::Empty));
-        assert!(matches!(Scope::parse("admin"), Err(ScopeError::Unknown(_))));
+        assert_eq!(Scope::parse("admin"), Err(ScopeError::AdminNeedsUser));
+        assert_eq!(
+            Scope::parse("admin user").unwrap().to_string(),
+            "admin user"
+        );
+        assert!(matches!(Scope::parse("root"), Err(ScopeError::Unknown(_))));
         assert!(matches!(
             Scope::parse("album:x:admin"),
             Err(ScopeError::UnknownPermission(_))

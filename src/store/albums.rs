@@ -83,3 +83,40 @@ pub async fn permissions_on(
         .map(|m| (m.album_id, m.permissions))
         .collect())
 }
+
+/// Like [`permissions_on`], for the owner of the refresh-token row `row_id` (an access token's
+/// `rtid`), without looking the owner up first.
+pub async fn permissions_of_row_owner(
+    db: &impl ConnectionTrait,
+    row_id: &str,
+    album_ids: &[&str],
+) -> Result<Vec<(String, String)>, StoreError> {
+    use super::entity::refresh_token::{Column as R, Entity as Tokens};
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    if album_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let owner = Query::select()
+        .column(R::UserId)
+        .from(Tokens)
+        .and_where(Expr::col(R::Id).eq(row_id))
+        .to_owned();
+    let rows = Members::find()
+        .filter(Expr::col(album_member::Column::UserId).in_subquery(owner))
+        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.album_id, m.permissions))
+        .collect())
+}
+
+/// Removes every album membership of a user (when the user is deleted).
+pub async fn remove_all_of_user(db: &impl ConnectionTrait, user_id: i64) -> Result<(), StoreError> {
+    Members::delete_many()
+        .filter(album_member::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

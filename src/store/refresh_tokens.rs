@@ -141,6 +141,8 @@ fn owner_at(r: &sea_orm::QueryResult, base: usize) -> Result<super::users::User,
         password_hash: r.try_get_by_index(base + 2)?,
         is_admin: r.try_get_by_index(base + 3)?,
         created_at: r.try_get_by_index(base + 4)?,
+        disabled_at: r.try_get_by_index(base + 5)?,
+        deleted_at: r.try_get_by_index(base + 6)?,
     })
 }
 
@@ -210,66 +212,144 @@ pub async fn touch_last_used(
     Ok(())
 }
 
-/// Revokes the given families, every family created under any of them (transitively, through
-/// `parent_id`), and returns the public ids of the families that were live until now.
-pub async fn revoke_families(
-    db: &impl ConnectionTrait,
-    family_ids: &[String],
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError> {
-    let mut all: BTreeSet<String> = family_ids.iter().cloned().collect();
-    let mut frontier: Vec<String> = family_ids.to_vec();
-    while !frontier.is_empty() {
-        let children: Vec<String> = Tokens::find()
-            .select_only()
-            .column(C::FamilyId)
-            .filter(C::ParentId.is_in(frontier.clone()))
-            .distinct()
-            .into_tuple()
-            .all(db)
-            .await?;
-        frontier = children
-            .into_iter()
-            .filter(|f| all.insert(f.clone()))
-            .collect();
-    }
-    let all: Vec<String> = all.into_iter().collect();
-    let mut newly = Vec::new();
-    for chunk in all.chunks(500) {
-        let live: Vec<String> = Tokens::find()
-            .select_only()
-            .column(C::FamilyId)
-            .filter(C::FamilyId.is_in(chunk.to_vec()))
-            .filter(C::RevokedAt.is_null())
-            .filter(C::RotatedAt.is_null())
-            .into_tuple()
-            .all(db)
-            .await?;
-        Tokens::update_many()
-            .col_expr(C::RevokedAt, Expr::value(now))
-            .filter(C::FamilyId.is_in(chunk.to_vec()))
-            .filter(C::RevokedAt.is_null())
-            .exec(db)
-            .await?;
-        newly.extend(live);
-    }
-    Ok(newly)
+/// Where a revocation starts: one family, or every family of one user.
+#[derive(Clone, Copy, Debug)]
+pub enum Roots<'a> {
+    Family(&'a str),
+    User(i64),
 }
 
-/// Public ids of every live family of a user.
-pub async fn live_families_of_user(
+/// Revokes the root families and every family created under any of them (transitively, through
+/// `parent_id`), and returns the public ids of the families that were live until now.
+///
+/// One recursive statement walks and revokes the whole tree, so its size is bound by nothing but
+/// the table (a level of children is never bound into one `IN (...)`). The statement is repeated
+/// until it changes nothing. Under PostgreSQL's READ COMMITTED a statement sees only rows
+/// committed before it began: a rotation that held a head row while we waited for it commits
+/// its successor after our snapshot was taken, and a token created under a parent whose row it
+/// held does the same. Each such wait means the statement changed at least one row (the one it
+/// waited for), so the next repetition runs, with a fresh snapshot that contains the successor
+/// or child; the loop ends only when one statement saw every row of the tree already revoked.
+/// Rows we revoked stay locked until our commit, so no new rotation or child can start from
+/// them. On SQLite writers are serialised (`BEGIN IMMEDIATE`) and the second run changes nothing.
+pub async fn revoke_families(
+    db: &impl ConnectionTrait,
+    roots: Roots<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    static BY_FAMILY: super::CachedSql = super::CachedSql::new();
+    static BY_USER: super::CachedSql = super::CachedSql::new();
+    let backend = db.get_database_backend();
+    let mut newly = BTreeSet::new();
+    // Each repetition revokes at least one row that was live; rows are finite.
+    for _ in 0..MAX_REVOCATION_PASSES {
+        let stmt = match roots {
+            Roots::Family(id) => BY_FAMILY.statement(
+                backend,
+                |b| revoke_tree_sql(b, "family_id"),
+                [id.into(), now.into()],
+            ),
+            Roots::User(id) => BY_USER.statement(
+                backend,
+                |b| revoke_tree_sql(b, "user_id"),
+                [id.into(), now.into()],
+            ),
+        };
+        let rows = db.query_all_raw(stmt).await?;
+        if rows.is_empty() {
+            return Ok(newly.into_iter().collect());
+        }
+        for r in rows {
+            let family: String = r.try_get_by_index(0)?;
+            let head: bool = r.try_get_by_index::<Option<DateTime<Utc>>>(1)?.is_none();
+            if head {
+                newly.insert(family);
+            }
+        }
+    }
+    Err(StoreError::Database(sea_orm::DbErr::Custom(
+        "revocation did not settle: the token tree kept changing".into(),
+    )))
+}
+
+const MAX_REVOCATION_PASSES: usize = 1000;
+
+/// The recursive revocation: roots are the families with `root_column = $1`, then every family
+/// whose `parent_id` is one of the set; all their unrevoked rows get `revoked_at = $2`. Returns
+/// each changed row's family and `rotated_at` (NULL for a family's head).
+fn revoke_tree_sql(backend: sea_orm::DbBackend, root_column: &str) -> String {
+    let (p1, p2) = match backend {
+        sea_orm::DbBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    format!(
+        "WITH RECURSIVE tree(family_id) AS ( \
+           SELECT family_id FROM refresh_tokens WHERE {root_column} = {p1} \
+           UNION \
+           SELECT t.family_id FROM refresh_tokens t JOIN tree ON t.parent_id = tree.family_id \
+         ) \
+         UPDATE refresh_tokens SET revoked_at = {p2} \
+         WHERE revoked_at IS NULL AND family_id IN (SELECT family_id FROM tree) \
+         RETURNING family_id, rotated_at"
+    )
+}
+
+/// Locks one unrevoked row of a family for the rest of the transaction, and returns it; `None`
+/// if every row of the family is revoked. A revocation changes every unrevoked row of a family,
+/// so it waits for this lock (and then sees what this transaction inserted), or this waits for
+/// the revocation (and then finds nothing). PostgreSQL only; SQLite serialises writers anyway.
+pub async fn lock_unrevoked_row(
+    db: &impl ConnectionTrait,
+    family_id: &str,
+) -> Result<Option<RefreshToken>, StoreError> {
+    Ok(Tokens::find()
+        .filter(C::FamilyId.eq(family_id))
+        .filter(C::RevokedAt.is_null())
+        .order_by_asc(C::Id)
+        .limit(1)
+        .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+        .all(db)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Live (unrevoked, unexpired) tokens of a user: family heads only.
+pub async fn count_live_of_user(
     db: &impl ConnectionTrait,
     user_id: i64,
-) -> Result<Vec<String>, StoreError> {
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     Ok(Tokens::find()
-        .select_only()
-        .column(C::FamilyId)
         .filter(C::UserId.eq(user_id))
-        .filter(C::RevokedAt.is_null())
-        .filter(C::RotatedAt.is_null())
-        .into_tuple()
-        .all(db)
+        .filter(live(now))
+        .count(db)
         .await?)
+}
+
+/// Live tokens created with a Bearer credential of the family `parent_id`.
+pub async fn count_live_children(
+    db: &impl ConnectionTrait,
+    parent_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(Tokens::find()
+        .filter(C::ParentId.eq(parent_id))
+        .filter(live(now))
+        .count(db)
+        .await?)
+}
+
+/// A family head that is neither revoked nor expired.
+fn live(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(C::RotatedAt.is_null())
+        .add(C::RevokedAt.is_null())
+        .add(
+            Condition::any()
+                .add(C::ExpiresAt.is_null())
+                .add(C::ExpiresAt.gt(now)),
+        )
 }
 
 /// Which heads to list.
@@ -364,6 +444,6 @@ mod tests {
             super::refresh_token::Column::iter().count(),
             super::TOKEN_COLUMNS
         );
-        assert_eq!(super::super::entity::user::Column::iter().count(), 5);
+        assert_eq!(super::super::entity::user::Column::iter().count(), 7);
     }
 }

@@ -32,7 +32,7 @@ pub async fn is_revoked(db: &impl ConnectionTrait, jti: &str) -> Result<bool, St
 }
 
 /// Whether an access token is revoked: its `jti` is listed, or the refresh-token row it was
-/// minted from (`rtid`) is revoked or gone. One round trip that reads the current state, so a
+/// minted from (`rtid`) is revoked or gone, or that row's owner is disabled or deleted. One round trip that reads the current state, so a
 /// revocation by any instance is seen by the very next call. On every JWT introspection: its
 /// SQL is built once per backend and shape and reused (`store::CachedSql`).
 pub async fn access_token_revoked(
@@ -74,11 +74,16 @@ fn revoked_sql(backend: sea_orm::DbBackend, with_row: bool) -> String {
         .to_owned();
     let mut revoked = Expr::exists(listed);
     if with_row {
+        use super::entity::user::{Column as U, Entity as Users};
+        // The row is live and its owner neither disabled nor deleted.
         let live_row = Query::select()
             .expr(one())
             .from(Tokens)
-            .and_where(Expr::col(R::Id).eq(""))
-            .and_where(Expr::col(R::RevokedAt).is_null())
+            .inner_join(Users, Expr::col((Users, U::Id)).equals((Tokens, R::UserId)))
+            .and_where(Expr::col((Tokens, R::Id)).eq(""))
+            .and_where(Expr::col((Tokens, R::RevokedAt)).is_null())
+            .and_where(Expr::col((Users, U::DisabledAt)).is_null())
+            .and_where(Expr::col((Users, U::DeletedAt)).is_null())
             .to_owned();
         revoked = revoked.or(Expr::exists(live_row).not());
     }

@@ -8,6 +8,7 @@ mod cli;
 mod foundation;
 mod hostile_input;
 mod reliability;
+mod revocation_races;
 mod revoke_introspect;
 mod token_endpoint;
 mod tokens_api;

@@ -10,6 +10,10 @@ pub struct Model {
     pub password_hash: String,
     pub is_admin: bool,
     pub created_at: DateTimeUtc,
+    /// Set while the user is disabled: nothing of theirs authenticates, nothing is deleted.
+    pub disabled_at: Option<DateTimeUtc>,
+    /// Set once the user is deleted: a tombstone that keeps the name from being reused.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
