@@ -395,7 +395,7 @@ db_test!(
                     if after {
                         assert_eq!(status, 401, "a child created after the revocation: {v}");
                     }
-                    (status == 201).then(|| v)
+                    (status == 201).then_some(v)
                 }
             });
             let path = format!("/api/tokens/{}", s(&parent, "id"));

@@ -354,18 +354,62 @@ db_test!(album_tokens_answer_album_id_and_permissions, |app| {
     let v = assert_active(app, rs, tsr, "the album token after alice lost download").await;
     assert_eq!(v["permissions"], json!(["read"]));
     assert_eq!(v["scope"], "album:a1:read");
-    // An access token keeps the scope it was minted with, until its exp.
+    // An access token minted before the change answers only what is still held, too.
     let v = assert_active(app, rs, &at, "the access token minted before the change").await;
-    assert_eq!(v["permissions"], json!(["read", "download"]));
-    let at = access_of(&app.exchange(tsr).await);
+    assert_eq!(v["permissions"], json!(["read"]));
+    assert_eq!(v["scope"], "album:a1:read");
+    let at2 = access_of(&app.exchange(tsr).await);
     assert_eq!(
-        app.introspect(&at, rs).await["permissions"],
+        app.introspect(&at2, rs).await["permissions"],
         json!(["read"]),
         "the next exchange narrows"
     );
     app.grant("a1", "alice", "").await;
     assert_inactive(app, rs, tsr, "an album token whose creator lost the album").await;
 });
+
+db_test!(
+    /// Finding 7: after `album grant scans alice none`, an access token minted earlier still
+    /// answered active with the lost scope. Introspection now re-checks album permissions of
+    /// the token's user, like the refresh grant.
+    access_tokens_introspect_only_album_permissions_still_held,
+    |app| {
+        app.alice_with_album().await;
+        app.add_album("a2").await;
+        app.grant("a2", "alice", "read").await;
+        let (rs_id, rs_secret) = app.add_resource_server().await;
+        let rs = (rs_id.as_str(), rs_secret.as_str());
+        let (_, personal) = personal(app, "user", json!({})).await;
+        let both = app
+            .token(
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &personal),
+                    ("scope", "album:a1:read album:a1:write album:a2:read"),
+                ],
+                None,
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let at = access_of(&both);
+        let album = album_token(app, &["read", "write"]).await;
+        let album_at = access_of(&app.exchange(album["token"].as_str().unwrap()).await);
+
+        app.grant("a1", "alice", "none").await;
+        let v = assert_active(app, rs, &at, "a token that still holds a2").await;
+        assert_eq!(v["scope"], "album:a2:read", "{v}");
+        assert_eq!(v["album_id"], "a2");
+        assert_inactive(app, rs, &album_at, "an album JWT whose user lost the album").await;
+        app.grant("a2", "alice", "none").await;
+        assert_inactive(app, rs, &at, "a JWT whose user lost every album it names").await;
+        // Regained permissions count again (the check is against current membership).
+        app.grant("a1", "alice", "read").await;
+        let v = assert_active(app, rs, &album_at, "after read was granted again").await;
+        assert_eq!(v["scope"], "album:a1:read");
+    }
+);
 
 db_test!(client_credentials_tokens_answer_as_the_client, |app| {
     app.alice_with_album().await;

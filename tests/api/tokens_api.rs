@@ -1708,3 +1708,29 @@ async fn cli_creates_lists_and_revokes_tokens_on_postgres() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+db_test!(
+    /// Finding 8: an unknown client id and a known one that cannot hold refresh tokens got
+    /// different answers, so client ids could be enumerated. Both get the same error now.
+    binding_to_a_client_does_not_reveal_which_client_ids_exist,
+    |app| {
+        app.alice_with_album().await;
+        app.add_client("rs", false, Some("client_credentials"), None, true)
+            .await;
+        let mut answers = Vec::new();
+        for id in ["nope", "rs"] {
+            let before = written(app).await;
+            let r = post_token(
+                app,
+                ALICE,
+                json!({ "name": "bound", "scope": "user", "client_id": id }),
+            )
+            .await;
+            assert_eq!(r.status(), 400, "{id}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(written(app).await, before, "nothing stored for {id}");
+            answers.push(v["error_description"].as_str().unwrap().replace(id, "ID"));
+        }
+        assert_eq!(answers[0], answers[1], "one answer for both");
+    }
+);
