@@ -118,14 +118,16 @@ pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller
     let scope = Scope::parse(&claims.scope)
         .map_err(|_| Error::Unauthenticated("access token has no usable scope".into()))?;
     if !scope.has_user() {
-        return Err(Error::InsufficientScope(
-            "the access token's scope does not include user".into(),
-        ));
+        return Err(Error::InsufficientScope {
+            needed: "user",
+            description: "the access token's scope does not include user".into(),
+        });
     }
     let Some(rtid) = claims.rtid.as_deref() else {
-        return Err(Error::InsufficientScope(
-            "client_credentials tokens cannot manage user tokens".into(),
-        ));
+        return Err(Error::InsufficientScope {
+            needed: "user",
+            description: "client_credentials tokens cannot manage user tokens".into(),
+        });
     };
     if revoked_access_tokens::is_revoked(&state.db, &claims.jti).await? {
         return Err(Error::Unauthenticated(

@@ -14,8 +14,12 @@ pub enum Error {
     Forbidden(String),
     /// A valid Bearer token whose scope does not cover the request (RFC 6750 §3.1: 403 with
     /// an `insufficient_scope` challenge).
-    #[error("{0}")]
-    InsufficientScope(String),
+    #[error("{description}")]
+    InsufficientScope {
+        /// The scope item the request needs, for the challenge's `scope` parameter.
+        needed: &'static str,
+        description: String,
+    },
     #[error("{0}")]
     Conflict(String),
     /// A limit on how many tokens may exist (per user, per parent token) was reached.

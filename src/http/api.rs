@@ -254,9 +254,12 @@ fn require_admin(who: &Caller) -> Result<(), Error> {
     if who.is_admin() {
         Ok(())
     } else if who.user.is_admin {
-        Err(Error::InsufficientScope(
-            "admin routes need the admin scope; this token's scope does not include admin".into(),
-        ))
+        Err(Error::InsufficientScope {
+            needed: "user admin",
+            description:
+                "admin routes need the admin scope; this token's scope does not include admin"
+                    .into(),
+        })
     } else {
         Err(Error::Forbidden("this needs the admin flag".into()))
     }

@@ -69,7 +69,7 @@ pub fn api(e: Error) -> Response {
         Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-        Error::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+        Error::InsufficientScope { .. } => (StatusCode::FORBIDDEN, "insufficient_scope"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::QuotaExceeded(_) => (StatusCode::FORBIDDEN, "quota_exceeded"),
         Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -96,13 +96,12 @@ pub fn api(e: Error) -> Response {
             HeaderValue::from_static("Bearer realm=\"tessera\""),
         );
     }
-    if let Error::InsufficientScope(_) = e {
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"user\"",
-            ),
-        );
+    if let Error::InsufficientScope { needed, .. } = e {
+        let challenge =
+            format!("Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{needed}\"");
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
     }
     if let Error::RateLimited(s) = e {
         add_retry_after(&mut r, Some(s));

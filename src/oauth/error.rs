@@ -121,7 +121,7 @@ impl From<crate::domain::Error> for OAuthError {
             E::InvalidScope(d) => OAuthError::invalid_scope(d),
             E::Unauthenticated(d) => OAuthError::invalid_client(d),
             E::RateLimited(s) => OAuthError::rate_limited(s),
-            E::Forbidden(d) | E::InsufficientScope(d) | E::QuotaExceeded(d) => {
+            E::Forbidden(d) | E::InsufficientScope { description: d, .. } | E::QuotaExceeded(d) => {
                 OAuthError::unauthorized_client(d)
             }
             E::NotFound(d) | E::Conflict(d) => OAuthError::invalid_request(d),
