@@ -727,6 +727,7 @@ pub async fn revoke_all_of_user(state: &AppState, actor: &str, user: &str) -> Re
 pub async fn operator_as(state: &AppState, user: &str) -> Result<Caller, Error> {
     let u = users::find_by_name(&state.db, user)
         .await?
+        .filter(|u| u.deleted_at.is_none())
         .ok_or_else(|| Error::NotFound(format!("no user {user}")))?;
     Ok(Caller {
         user: u,
