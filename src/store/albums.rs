@@ -78,10 +78,14 @@ pub async fn permissions_on(
         .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
+    Ok(pairs(rows))
+}
+
+/// (album id, raw permission list) of each membership row.
+fn pairs(rows: Vec<album_member::Model>) -> Vec<(String, String)> {
+    rows.into_iter()
         .map(|m| (m.album_id, m.permissions))
-        .collect())
+        .collect()
 }
 
 /// Like [`permissions_on`], for the owner of the refresh-token row `row_id` (an access token's
@@ -106,10 +110,7 @@ pub async fn permissions_of_row_owner(
         .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|m| (m.album_id, m.permissions))
-        .collect())
+    Ok(pairs(rows))
 }
 
 /// Removes every album membership of a user (when the user is deleted).

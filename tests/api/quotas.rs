@@ -46,6 +46,20 @@ async fn assert_quota_refused(r: Response, setting: &str) {
     );
 }
 
+/// `n` concurrent creations of a personal token with the Bearer credential `at`.
+async fn create_concurrently(app: &TestApp, at: &str, n: usize) -> Vec<Response> {
+    join_all((0..n).map(|i| async move {
+        app.api_bearer(
+            Method::POST,
+            "/api/tokens",
+            at,
+            Some(json!({ "name": format!("c{i}"), "scope": "user" })),
+        )
+        .await
+    }))
+    .await
+}
+
 db_test!(
     live_tokens_per_user_are_limited,
     ["TESSERA_MAX_LIVE_TOKENS_PER_USER" => "5"],
@@ -111,21 +125,11 @@ db_test!(
                 .create_token((&user, "pw-of-user"), json!({ "name": "session", "scope": "user" }))
                 .await;
             let at = s(&app.exchange(&s(&session, "token")).await, "access_token");
-            let attempts = (0..20).map(|i| {
-                let at = at.clone();
-                async move {
-                    app.api_bearer(
-                        Method::POST,
-                        "/api/tokens",
-                        &at,
-                        Some(json!({ "name": format!("c{i}"), "scope": "user" })),
-                    )
-                    .await
-                    .status()
-                    .as_u16()
-                }
-            });
-            let statuses = join_all(attempts).await;
+            let statuses: Vec<u16> = create_concurrently(app, &at, 20)
+                .await
+                .iter()
+                .map(|r| r.status().as_u16())
+                .collect();
             let made = statuses.iter().filter(|s| **s == 201).count();
             let refused = statuses.iter().filter(|s| **s == 403).count();
             // The session token is one of the five.
@@ -143,19 +147,7 @@ db_test!(
             .create_token(ALICE, json!({ "name": "parent", "scope": "user" }))
             .await;
         let at = s(&app.exchange(&s(&parent, "token")).await, "access_token");
-        let statuses = join_all((0..10).map(|i| {
-            let at = at.clone();
-            async move {
-                app.api_bearer(
-                    Method::POST,
-                    "/api/tokens",
-                    &at,
-                    Some(json!({ "name": format!("c{i}"), "scope": "user" })),
-                )
-                .await
-            }
-        }))
-        .await;
+        let statuses = create_concurrently(app, &at, 10).await;
         let mut children = Vec::new();
         for r in statuses {
             match r.status().as_u16() {

@@ -293,6 +293,17 @@ async fn alice_session(app: &TestApp) -> String {
     s(&app.exchange(&s(&t, "token")).await, "access_token")
 }
 
+/// A fresh rotating token of alice for race `k` of `trial`; returns (id, secret).
+async fn rotating(app: &TestApp, what: &str, trial: u64, k: u64) -> (String, String) {
+    let t = app
+        .create_token(
+            ALICE,
+            json!({ "name": format!("{what} {trial} {k}"), "scope": "user", "rotating": true }),
+        )
+        .await;
+    (s(&t, "id"), s(&t, "token"))
+}
+
 const TRIALS: u64 = 12;
 const PARALLEL: u64 = 8;
 
@@ -305,17 +316,11 @@ db_test!(
         for trial in 0..TRIALS {
             let mut races = Vec::new();
             for k in 0..PARALLEL {
-                let t = app
-                    .create_token(
-                        ALICE,
-                        json!({ "name": format!("ci {trial} {k}"), "scope": "user", "rotating": true }),
-                    )
-                    .await;
-                let id = s(&t, "id");
+                let (id, secret) = rotating(app, "ci", trial, k).await;
                 let session = session.clone();
                 races.push(async move {
                     let path = format!("/api/tokens/{id}");
-                    refresh_loop_against(app, &id, s(&t, "token"), (trial * 5 + k * 3) % 23, || async {
+                    refresh_loop_against(app, &id, secret, (trial * 5 + k * 3) % 23, || async {
                         let r = app.api_bearer(Method::DELETE, &path, &session, None).await;
                         assert_eq!(r.status(), 204);
                     })
@@ -339,15 +344,8 @@ db_test!(
         for trial in 0..TRIALS {
             let mut races = Vec::new();
             for k in 0..PARALLEL {
-                let t = app
-                    .create_token(
-                        ALICE,
-                        json!({ "name": format!("re {trial} {k}"), "scope": "user", "rotating": true }),
-                    )
-                    .await;
-                let id = s(&t, "id");
                 // Rotate once, so the first secret is a rotated one an attacker replays.
-                let stolen = s(&t, "token");
+                let (id, stolen) = rotating(app, "re", trial, k).await;
                 let next = s(&app.exchange(&stolen).await, "refresh_token");
                 races.push(async move {
                     refresh_loop_against(app, &id, next, (trial * 7 + k * 3) % 19, || async {
