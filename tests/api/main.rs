@@ -3,11 +3,13 @@
 
 mod helpers;
 mod process;
+mod raw_http;
 
 mod cli;
 mod foundation;
 mod hostile_input;
 mod reliability;
 mod revoke_introspect;
+mod slow_clients;
 mod token_endpoint;
 mod tokens_api;
