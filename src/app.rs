@@ -1,11 +1,15 @@
 //! Building and running the server: database, migrations, keys, the bound listener, background
-//! tasks, graceful shutdown. Tests build it on port 0 and read `port()`.
+//! tasks, graceful shutdown (the serving loop itself is `http::server`). Tests build it on port 0
+//! and read `port()`.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use hyper_util::service::TowerToHyperService;
+
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::server::{self, Timeouts};
 use crate::state::AppState;
 use crate::store::{self, StoreError};
 use crate::tokens::keys::{KeyDir, KeyError};
@@ -70,7 +74,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish within
+    /// `shutdown_drain_timeout`.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let state = self.state.clone();
         // The dummy hash that unknown users are checked against is made now, not on the first
@@ -79,11 +84,9 @@ impl Application {
         let gc = tokio::spawn(crate::domain::gc::run_forever(state.clone()));
         let reload = tokio::spawn(reload_keys_forever(state.clone()));
         tracing::info!(address = %self.addr, issuer = %state.settings.issuer, "tessera listening");
-        warp::serve(crate::http::routes(state))
-            .incoming(self.listener)
-            .graceful(shutdown)
-            .run()
-            .await;
+        let timeouts = Timeouts::from_settings(&state.settings);
+        let service = TowerToHyperService::new(warp::service(crate::http::routes(state)));
+        server::serve(self.listener, service, timeouts, shutdown).await;
         gc.abort();
         reload.abort();
         tracing::info!("tessera stopped");

@@ -38,6 +38,10 @@ pub struct Settings {
     pub client_cache_ttl: HumanDuration,
     pub max_live_tokens_per_user: u32,
     pub max_children_per_token: u32,
+    pub header_read_timeout: HumanDuration,
+    pub body_read_timeout: HumanDuration,
+    pub idle_timeout: HumanDuration,
+    pub shutdown_drain_timeout: HumanDuration,
 }
 
 /// A database URL. Its `Debug` hides the password a PostgreSQL URL may carry, so `Settings` can
@@ -129,6 +133,10 @@ const KEYS: &[&str] = &[
     "client_cache_ttl",
     "max_live_tokens_per_user",
     "max_children_per_token",
+    "header_read_timeout",
+    "body_read_timeout",
+    "idle_timeout",
+    "shutdown_drain_timeout",
 ];
 
 impl Settings {
@@ -266,6 +274,26 @@ impl Settings {
                 positive,
             )?,
             max_children_per_token: r.get_with("max_children_per_token", Some(100), positive)?,
+            header_read_timeout: r.get_with(
+                "header_read_timeout",
+                Some(HumanDuration::from_secs(10)),
+                not_zero,
+            )?,
+            body_read_timeout: r.get_with(
+                "body_read_timeout",
+                Some(HumanDuration::from_secs(30)),
+                not_zero,
+            )?,
+            idle_timeout: r.get_with(
+                "idle_timeout",
+                Some(HumanDuration::from_secs(60)),
+                not_zero,
+            )?,
+            shutdown_drain_timeout: r.get_with(
+                "shutdown_drain_timeout",
+                Some(HumanDuration::from_secs(20)),
+                not_zero,
+            )?,
         })
     }
 }
@@ -277,6 +305,15 @@ fn days(n: u64) -> HumanDuration {
 fn positive(v: u32) -> Result<u32, String> {
     if v == 0 {
         Err("zero; it must be at least 1".into())
+    } else {
+        Ok(v)
+    }
+}
+
+/// A timeout of zero would drop every connection at once rather than disable the timeout.
+fn not_zero(v: HumanDuration) -> Result<HumanDuration, String> {
+    if v.as_secs() == 0 {
+        Err("zero; it must be at least 1s".into())
     } else {
         Ok(v)
     }
@@ -468,6 +505,26 @@ mod tests {
         assert!(err.contains("access_token_ttl"), "{err}");
         assert!(err.contains("TESSERA_ACCESS_TOKEN_TTL"), "{err}");
         assert!(err.contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn connection_timeouts_default_and_refuse_zero() {
+        let s = Settings::from_sources(None, env(&[])).unwrap();
+        assert_eq!(s.header_read_timeout.as_secs(), 10);
+        assert_eq!(s.body_read_timeout.as_secs(), 30);
+        assert_eq!(s.idle_timeout.as_secs(), 60);
+        assert_eq!(s.shutdown_drain_timeout.as_secs(), 20);
+        for key in [
+            "TESSERA_HEADER_READ_TIMEOUT",
+            "TESSERA_BODY_READ_TIMEOUT",
+            "TESSERA_IDLE_TIMEOUT",
+            "TESSERA_SHUTDOWN_DRAIN_TIMEOUT",
+        ] {
+            let err = Settings::from_sources(None, env(&[(key, "0s")]))
+                .expect_err("zero is refused")
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub fn api(e: Error) -> Response {
 pub enum BodyRejection {
     TooLarge(u64),
     Unreadable,
+    /// The body did not arrive within `body_read_timeout`.
+    TimedOut(std::time::Duration),
 }
 
 impl warp::reject::Reject for BodyRejection {}
@@ -137,6 +139,14 @@ pub async fn recover(rej: Rejection) -> Result<Response, Infallible> {
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "request body could not be read".into(),
+            ),
+            BodyRejection::TimedOut(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    limit.as_secs()
+                ),
             ),
         }
     } else if rej.find::<warp::reject::MethodNotAllowed>().is_some() {
@@ -179,8 +189,12 @@ pub async fn recover(rej: Rejection) -> Result<Response, Infallible> {
             "the request could not be processed".into(),
         )
     };
-    Ok(no_store(json_response(
-        status,
-        &error_body(code, &description),
-    )))
+    let mut r = no_store(json_response(status, &error_body(code, &description)));
+    if status == StatusCode::REQUEST_TIMEOUT {
+        // The rest of that body may still be trickling in: hyper closes the connection after
+        // this answer instead of reading it.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(r)
 }

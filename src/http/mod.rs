@@ -1,5 +1,5 @@
 //! The warp edge: routes (filters that only route and extract), handlers, the oxide-auth
-//! frontend adapter, and the JSON error mapping.
+//! frontend adapter, the JSON error mapping, and the server that serves the routes.
 
 mod api;
 pub mod error;
@@ -7,10 +7,11 @@ pub mod form;
 mod meta;
 mod oauth_routes;
 pub mod oxide_frontend;
+pub mod server;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -20,6 +21,7 @@ use warp::{Buf, Filter, Rejection};
 
 use crate::state::AppState;
 use error::BodyRejection;
+use server::PeerAddr;
 
 /// What a handler needs of a request besides its path.
 pub struct Incoming {
@@ -56,15 +58,18 @@ fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = Inf
     warp::any().map(move || state.clone())
 }
 
-/// Reads the body up to `max` bytes (also when no Content-Length is sent), plus headers, peer
-/// address and raw query.
-fn incoming(max: u64) -> impl Filter<Extract = (Incoming,), Error = Rejection> + Clone {
+/// Reads the body up to `max` bytes (also when no Content-Length is sent) within `timeout`, plus
+/// headers, peer address and raw query.
+fn incoming(
+    max: u64,
+    timeout: Duration,
+) -> impl Filter<Extract = (Incoming,), Error = Rejection> + Clone {
     warp::header::headers_cloned()
-        .and(warp::addr::remote())
+        .and(warp::ext::optional::<PeerAddr>())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream())
         .and_then(
-            move |headers: HeaderMap, remote: Option<SocketAddr>, query: String, body| async move {
+            move |headers: HeaderMap, peer: Option<PeerAddr>, query: String, body| async move {
                 let started = Instant::now();
                 let declared = headers
                     .get(warp::http::header::CONTENT_LENGTH)
@@ -73,10 +78,14 @@ fn incoming(max: u64) -> impl Filter<Extract = (Incoming,), Error = Rejection> +
                 if declared.is_some_and(|n| n > max) {
                     return Err(warp::reject::custom(BodyRejection::TooLarge(max)));
                 }
-                let body = collect_limited(body, max).await?;
+                // The whole body, not each chunk: a byte every few seconds must not keep a
+                // request alive.
+                let body = tokio::time::timeout(timeout, collect_limited(body, max))
+                    .await
+                    .map_err(|_| warp::reject::custom(BodyRejection::TimedOut(timeout)))??;
                 Ok::<_, Rejection>(Incoming {
                     headers,
-                    remote,
+                    remote: peer.map(|p| p.0),
                     body,
                     query,
                     started,
@@ -112,12 +121,13 @@ pub fn routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone {
     let max = state.settings.max_body_bytes;
+    let body_timeout = state.settings.body_read_timeout.to_std();
     // Every handler's future is boxed: the combined route future is as large as the largest
     // handler future (the oxide-auth flows nest deeply), and hyper and warp move it several
     // times per request; the profile showed ~18 % of a refresh request's instructions in those
     // copies before the handlers were boxed.
     let s = move || with_state(state.clone());
-    let inc = move || incoming(max);
+    let inc = move || incoming(max, body_timeout);
 
     // GET /healthz
     let healthz = warp::path!("healthz")

@@ -248,26 +248,16 @@ db_test!(
 /// the process exits 0 and stops accepting connections.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish() {
-    use crate::process::{cli, env_for, free_port, ServerProcess};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use crate::process::{alice_with_token, env_for, free_port, ServerProcess};
+    use tokio::io::AsyncWriteExt;
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tessera.log");
     let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let env = env_for(dir.path(), &db, free_port());
-    cli(&env, &["user", "add", "alice"], "alice-pw\n", &log);
-    let t: Value = serde_json::from_str(&cli(
-        &env,
-        &[
-            "token", "create", "--user", "alice", "--name", "t", "--scope", "user",
-        ],
-        "",
-        &log,
-    ))
-    .unwrap();
-    let rt = t["token"].as_str().unwrap().to_string();
+    let rt = alice_with_token(&env, &log);
     let mut server = ServerProcess::start(&env, &log).await;
-    let addr = server.base.trim_start_matches("http://").to_string();
+    let addr = server.addr();
 
     // A token request whose body is still arriving when the signal comes.
     let body = format!("grant_type=refresh_token&refresh_token={rt}");
@@ -280,49 +270,23 @@ async fn sigterm_lets_in_flight_requests_finish() {
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(first.as_bytes()).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    server.send_sigterm();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "tessera exited with a request in flight"
     );
     conn.write_all(rest.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = conn.read(&mut buf).await.unwrap();
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buf[..n]);
-            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "no answer to the in-flight request");
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"access_token\""), "{answer}");
+    let answer = crate::raw_http::read_response(&mut conn, std::time::Duration::from_secs(10))
+        .await
+        .expect("no answer to the in-flight request");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.json()["access_token"].is_string(), "{answer:?}");
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tessera did not exit after SIGTERM"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let status = server
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("tessera did not exit after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     assert!(
         tokio::net::TcpStream::connect(&addr).await.is_err(),

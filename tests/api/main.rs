@@ -3,6 +3,7 @@
 
 mod helpers;
 mod process;
+mod raw_http;
 
 mod cli;
 mod foundation;
@@ -11,6 +12,7 @@ mod quotas;
 mod reliability;
 mod revocation_races;
 mod revoke_introspect;
+mod slow_clients;
 mod token_endpoint;
 mod tokens_api;
 mod users_admin;

@@ -65,6 +65,22 @@ pub fn cli(env: &[(String, String)], args: &[&str], stdin: &str, log: &Path) -> 
     String::from_utf8(out.stdout).expect("utf8")
 }
 
+/// Adds user alice (password "alice-pw") with a personal `user` token through the CLI; returns
+/// the token.
+pub fn alice_with_token(env: &[(String, String)], log: &Path) -> String {
+    cli(env, &["user", "add", "alice"], "alice-pw\n", log);
+    let created: serde_json::Value = serde_json::from_str(&cli(
+        env,
+        &[
+            "token", "create", "--user", "alice", "--name", "t", "--scope", "user",
+        ],
+        "",
+        log,
+    ))
+    .expect("token JSON");
+    created["token"].as_str().expect("token").to_string()
+}
+
 /// The `kid`s of the JWKS served at `base`.
 pub async fn served_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
     let jwks: serde_json::Value = http
@@ -131,11 +147,57 @@ impl ServerProcess {
 
     /// SIGTERM and wait: a graceful stop.
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
+        self.send_sigterm();
+        let _ = self.child.wait();
+    }
+
+    /// `host:port`, for raw TCP connections.
+    pub fn addr(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
+    /// SIGTERM without waiting.
+    pub fn send_sigterm(&self) {
+        let sent = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+    }
+
+    /// The exit status once the process has exited, or None if it is still running after
+    /// `within` (a test of shutdown fails instead of hanging).
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A database URL for a process test on `backend` (a fresh PostgreSQL database, returned with
+/// its admin URL and name for `drop_pg_database`), or None when PostgreSQL is not configured.
+pub async fn database_for(
+    backend: crate::helpers::Backend,
+    dir: &Path,
+) -> Option<(String, Option<(String, String)>)> {
+    match backend {
+        crate::helpers::Backend::Sqlite => Some((
+            format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
+            None,
+        )),
+        crate::helpers::Backend::Postgres => {
+            let base = crate::helpers::postgres_base_url()?;
+            let (url, name) = crate::helpers::create_pg_database(&base).await;
+            Some((url, Some((base, name))))
+        }
     }
 }
 
