@@ -36,6 +36,9 @@ pub struct Settings {
     pub auth_failure_limit: u32,
     pub auth_failure_window: HumanDuration,
     pub client_cache_ttl: HumanDuration,
+    // Password checks (argon2): how many run at once, how many more may wait.
+    pub password_check_concurrency: u32,
+    pub password_check_queue: u32,
 }
 
 /// A database URL. Its `Debug` hides the password a PostgreSQL URL may carry, so `Settings` can
@@ -125,6 +128,9 @@ const KEYS: &[&str] = &[
     "auth_failure_limit",
     "auth_failure_window",
     "client_cache_ttl",
+    // Password checks.
+    "password_check_concurrency",
+    "password_check_queue",
 ];
 
 impl Settings {
@@ -256,8 +262,34 @@ impl Settings {
             auth_failure_window: r
                 .get("auth_failure_window", Some(HumanDuration::from_secs(300)))?,
             client_cache_ttl: r.get("client_cache_ttl", Some(HumanDuration::from_secs(60)))?,
+            // Password checks.
+            password_check_concurrency: r.get_with(
+                "password_check_concurrency",
+                Some(available_cores()),
+                |v: u32| {
+                    if (1..=1024).contains(&v) {
+                        Ok(v)
+                    } else {
+                        Err("outside 1..=1024".into())
+                    }
+                },
+            )?,
+            password_check_queue: r.get_with("password_check_queue", Some(64), |v: u32| {
+                if v <= 100_000 {
+                    Ok(v)
+                } else {
+                    Err("above 100000".into())
+                }
+            })?,
         })
     }
+}
+
+/// One argon2 check per core: more at once only adds memory, not throughput.
+fn available_cores() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(1024).min(1024))
+        .unwrap_or(1)
 }
 
 fn days(n: u64) -> HumanDuration {
@@ -458,6 +490,23 @@ mod tests {
         assert!(err.contains("access_token_ttl"), "{err}");
         assert!(err.contains("TESSERA_ACCESS_TOKEN_TTL"), "{err}");
         assert!(err.contains("\"soon\""), "{err}");
+    }
+
+    #[test]
+    fn password_checks_default_to_one_per_core_and_refuse_zero() {
+        let s = Settings::from_sources(None, env(&[])).unwrap();
+        assert_eq!(s.password_check_concurrency, available_cores());
+        assert!(s.password_check_concurrency >= 1);
+        assert_eq!(s.password_check_queue, 64);
+        let zero = env(&[("TESSERA_PASSWORD_CHECK_CONCURRENCY", "0")]);
+        assert!(Settings::from_sources(None, zero).is_err());
+        let no_queue = env(&[("TESSERA_PASSWORD_CHECK_QUEUE", "0")]);
+        assert_eq!(
+            Settings::from_sources(None, no_queue)
+                .unwrap()
+                .password_check_queue,
+            0
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod helpers;
 mod process;
 
+mod brute_force;
 mod cli;
 mod foundation;
 mod hostile_input;
