@@ -18,6 +18,8 @@ pub struct AppState {
     keys: Arc<RwLock<Arc<KeySet>>>,
     last_used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
     pub limiter: crate::domain::limiter::FailureLimiter,
+    /// Caps concurrent argon2 computations (hashing and verifying).
+    pub passwords: crate::domain::passwords::PasswordGate,
     pub metrics: crate::metrics::Metrics,
     /// Client rows for authentication, cached (see `ClientCache` for why that is safe).
     pub clients: Arc<crate::store::clients::ClientCache>,
@@ -29,6 +31,10 @@ impl AppState {
         let limiter = crate::domain::limiter::FailureLimiter::new(
             settings.auth_failure_limit,
             settings.auth_failure_window.to_std(),
+        );
+        let passwords = crate::domain::passwords::PasswordGate::new(
+            settings.password_check_concurrency as usize,
+            settings.password_check_queue as usize,
         );
         let clients = Arc::new(crate::store::clients::ClientCache::new(
             settings.client_cache_ttl.to_std(),
@@ -42,6 +48,7 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(keys))),
             last_used: Arc::default(),
             limiter,
+            passwords,
             metrics: crate::metrics::Metrics::default(),
         }
     }

@@ -42,6 +42,9 @@ pub struct Settings {
     pub body_read_timeout: HumanDuration,
     pub idle_timeout: HumanDuration,
     pub shutdown_drain_timeout: HumanDuration,
+    // Password checks (argon2): how many run at once, how many more may wait.
+    pub password_check_concurrency: u32,
+    pub password_check_queue: u32,
 }
 
 /// A database URL. Its `Debug` hides the password a PostgreSQL URL may carry, so `Settings` can
@@ -137,6 +140,9 @@ const KEYS: &[&str] = &[
     "body_read_timeout",
     "idle_timeout",
     "shutdown_drain_timeout",
+    // Password checks.
+    "password_check_concurrency",
+    "password_check_queue",
 ];
 
 impl Settings {
@@ -294,8 +300,34 @@ impl Settings {
                 Some(HumanDuration::from_secs(20)),
                 not_zero,
             )?,
+            // Password checks.
+            password_check_concurrency: r.get_with(
+                "password_check_concurrency",
+                Some(available_cores()),
+                |v: u32| {
+                    if (1..=1024).contains(&v) {
+                        Ok(v)
+                    } else {
+                        Err("outside 1..=1024".into())
+                    }
+                },
+            )?,
+            password_check_queue: r.get_with("password_check_queue", Some(64), |v: u32| {
+                if v <= 100_000 {
+                    Ok(v)
+                } else {
+                    Err("above 100000".into())
+                }
+            })?,
         })
     }
+}
+
+/// One argon2 check per core: more at once only adds memory, not throughput.
+fn available_cores() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(1024).min(1024))
+        .unwrap_or(1)
 }
 
 fn days(n: u64) -> HumanDuration {
@@ -525,6 +557,23 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn password_checks_default_to_one_per_core_and_refuse_zero() {
+        let s = Settings::from_sources(None, env(&[])).unwrap();
+        assert_eq!(s.password_check_concurrency, available_cores());
+        assert!(s.password_check_concurrency >= 1);
+        assert_eq!(s.password_check_queue, 64);
+        let zero = env(&[("TESSERA_PASSWORD_CHECK_CONCURRENCY", "0")]);
+        assert!(Settings::from_sources(None, zero).is_err());
+        let no_queue = env(&[("TESSERA_PASSWORD_CHECK_QUEUE", "0")]);
+        assert_eq!(
+            Settings::from_sources(None, no_queue)
+                .unwrap()
+                .password_check_queue,
+            0
+        );
     }
 
     #[test]

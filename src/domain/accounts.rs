@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{passwords, Error};
+use super::limiter::{self, Blocked};
+use super::Error;
 use crate::oauth::scope::{AlbumId, Permissions, Scope};
 use crate::state::AppState;
 use crate::store::users::{self, User};
@@ -54,46 +55,70 @@ impl Caller {
 pub const MAX_NAME_LEN: usize = 64;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
-/// Checks a user name and password, with brute-force limiting per user and source address.
-/// Unknown users cost the same argon2 time as wrong passwords.
+/// Checks a user name and password, with brute-force limiting per user and source address
+/// (see `limiter`: the attempt is reserved before argon2 runs). Unknown users cost the same
+/// argon2 time as wrong passwords.
 pub async fn authenticate_password(
     state: &AppState,
     name: &str,
     password: &str,
     source: &str,
 ) -> Result<Caller, Error> {
-    let keys = [format!("user:{name}"), format!("ip:{source}")];
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    if let Some(wait) = state.limiter.blocked(&keys) {
-        return Err(Error::RateLimited(wait));
+    // No user can have such a name or password, and the name must not become a limiter key of
+    // any length: refused before anything is stored or hashed.
+    if name.len() > MAX_NAME_LEN || password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::InvalidRequest(format!(
+            "user names are at most {MAX_NAME_LEN} bytes and passwords at most {MAX_PASSWORD_LEN}"
+        )));
     }
-    // A deleted user is a tombstone without a password: checked like an unknown name.
-    let user = if name.len() <= MAX_NAME_LEN && password.len() <= MAX_PASSWORD_LEN {
-        users::find_by_name(&state.db, name)
-            .await?
-            .filter(|u| u.deleted_at.is_none())
-    } else {
-        None
-    };
-    let ok = passwords::verify(
-        user.as_ref().map(|u| u.password_hash.clone()),
-        password.to_string(),
-    )
-    .await?;
-    // A disabled user's right password gets the same answer as a wrong one: the check ran
-    // anyway, so timing says nothing either.
-    match user {
-        Some(user) if ok && user.is_enabled() => Ok(Caller {
-            user,
-            credential: Credential::Password,
-        }),
-        _ => {
-            state.limiter.fail(&keys);
+    let keys = [limiter::user_key(name), limiter::address_key(source)];
+    let attempt = state
+        .limiter
+        .begin(&[&keys[0], &keys[1]])
+        .map_err(|Blocked(wait)| Error::RateLimited(wait))?;
+    match check_password(state, name, password).await {
+        Ok(Some(user)) => {
+            attempt.refund();
+            Ok(Caller {
+                user,
+                credential: Credential::Password,
+            })
+        }
+        Ok(None) => {
+            attempt.fail();
             Err(Error::Unauthenticated(
                 "invalid user name or password".into(),
             ))
         }
+        // Busy or the database is down: nothing was checked, so nothing counts.
+        Err(e) => {
+            attempt.refund();
+            Err(e)
+        }
     }
+}
+
+/// The user, if the password is theirs. Waits for a turn at the password gate first, so a full
+/// line is refused before the database is asked.
+async fn check_password(
+    state: &AppState,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, Error> {
+    let admission = state.passwords.admit()?;
+    // A deleted user is a tombstone without a password: checked like an unknown name.
+    let user = users::find_by_name(&state.db, name)
+        .await?
+        .filter(|u| u.deleted_at.is_none());
+    let ok = admission
+        .verify(
+            user.as_ref().map(|u| u.password_hash.clone()),
+            password.to_string(),
+        )
+        .await?;
+    // A disabled user's right password gets the same answer as a wrong one: the check ran
+    // anyway, so timing says nothing either.
+    Ok(user.filter(|u| ok && u.is_enabled()))
 }
 
 /// Checks a Bearer access token: valid signature and claims, `user` in its scope, not revoked,
@@ -202,7 +227,7 @@ pub async fn add_user(
             "user {name} was deleted; names of deleted users are not reused (old access tokens name them)"
         )));
     }
-    let hash = passwords::hash(password.to_string()).await?;
+    let hash = state.passwords.admit()?.hash(password.to_string()).await?;
     let now = state.clock.now();
     let user = users::create(&state.db, name, &hash, admin, now)
         .await

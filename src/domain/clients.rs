@@ -31,8 +31,11 @@ pub struct Registered {
 
 const GRANTS: [&str; 2] = ["refresh_token", "client_credentials"];
 
+/// The longest client id; the OAuth endpoints refuse longer ones before anything else.
+pub const MAX_ID_LEN: usize = 128;
+
 pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Error> {
-    let id_ok = (1..=128).contains(&c.id.len())
+    let id_ok = (1..=MAX_ID_LEN).contains(&c.id.len())
         && c.id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));

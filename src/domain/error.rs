@@ -31,6 +31,9 @@ pub enum Error {
     /// Too many failed attempts; retry after the given seconds.
     #[error("too many failed attempts; retry later")]
     RateLimited(u64),
+    /// Too many password checks running and waiting; retry after the given seconds.
+    #[error("too many password checks at once; retry shortly")]
+    Busy(u64),
     #[error("the database is unavailable")]
     Unavailable,
     /// Details are logged, never sent.

@@ -74,7 +74,9 @@ pub fn api(e: Error) -> Response {
         Error::QuotaExceeded(_) => (StatusCode::FORBIDDEN, "quota_exceeded"),
         Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-        Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        Error::Busy(_) | Error::Unavailable => {
+            (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
         Error::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
@@ -103,7 +105,7 @@ pub fn api(e: Error) -> Response {
             r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
     }
-    if let Error::RateLimited(s) = e {
+    if let Error::RateLimited(s) | Error::Busy(s) = e {
         add_retry_after(&mut r, Some(s));
     }
     no_store(r)

@@ -49,22 +49,6 @@ fn credentials(inc: &Incoming, form: &Form) -> Result<ClientCredentials, OAuthEr
     )
 }
 
-fn check_rate_limit(
-    state: &AppState,
-    creds: &ClientCredentials,
-    source: &str,
-) -> Result<(), OAuthError> {
-    let mut keys = vec![format!("ip:{source}")];
-    if let Some(id) = creds.client_id() {
-        keys.push(format!("client:{id}"));
-    }
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    match state.limiter.blocked(&keys) {
-        Some(wait) => Err(OAuthError::rate_limited(wait)),
-        None => Ok(()),
-    }
-}
-
 async fn token_inner(state: &AppState, inc: &Incoming) -> Result<TokenResponse, OAuthError> {
     let form = form::parse(inc.header("content-type"), &inc.body)?;
     let kind = match form.get("grant_type") {
@@ -83,8 +67,8 @@ async fn token_inner(state: &AppState, inc: &Incoming) -> Result<TokenResponse, 
         return Err(OAuthError::invalid_request("refresh_token is required"));
     }
     let creds = credentials(inc, &form)?;
+    // No limiter check here: a correct client is never refused (see client_auth::refusal).
     let source = inc.source();
-    check_rate_limit(state, &creds, &source)?;
     if kind == GrantKind::ClientCredentials && matches!(creds, ClientCredentials::None) {
         return Err(OAuthError::invalid_client(
             "client_credentials needs client authentication",

@@ -10,6 +10,8 @@ use percent_encoding::percent_decode_str;
 
 use super::scope::ClientScopePolicy;
 use super::{OAuthError, BUILTIN_PUBLIC_CLIENT};
+use crate::domain::clients::MAX_ID_LEN;
+use crate::domain::limiter::{self, Blocked};
 use crate::state::AppState;
 use crate::store::clients::Client;
 use crate::tokens::secret::matches_hash;
@@ -51,14 +53,6 @@ impl fmt::Debug for ClientCredentials {
 }
 
 impl ClientCredentials {
-    pub fn client_id(&self) -> Option<&str> {
-        match self {
-            ClientCredentials::None => None,
-            ClientCredentials::Secret { client_id, .. }
-            | ClientCredentials::PublicId { client_id } => Some(client_id),
-        }
-    }
-
     /// Reads the credentials from the `Authorization` header and the form's `client_id` and
     /// `client_secret`. Using two methods at once is an error (RFC 6749 §2.3).
     pub fn from_request(
@@ -95,11 +89,15 @@ impl ClientCredentials {
             if id.is_empty() {
                 return Err(bad());
             }
+            bounded(&id)?;
             return Ok(ClientCredentials::Secret {
                 client_id: id,
                 secret,
                 via_header: true,
             });
+        }
+        if let Some(id) = form_client_id {
+            bounded(id)?;
         }
         match (form_client_id, form_client_secret) {
             (Some(id), Some(secret)) if !id.is_empty() => Ok(ClientCredentials::Secret {
@@ -117,6 +115,16 @@ impl ClientCredentials {
             (None, None) => Ok(ClientCredentials::None),
         }
     }
+}
+
+/// No client has a longer id, and the id must not become a limiter key of any length.
+fn bounded(client_id: &str) -> Result<(), OAuthError> {
+    if client_id.len() > MAX_ID_LEN {
+        return Err(OAuthError::invalid_request(format!(
+            "client ids are at most {MAX_ID_LEN} characters"
+        )));
+    }
+    Ok(())
 }
 
 fn form_decode(s: &str) -> Option<String> {
@@ -212,8 +220,8 @@ pub async fn check(
     }
 }
 
-/// Authenticates the request's client, if it named one, with brute-force limiting on the
-/// client id and the source address. `Ok(None)`: no client named.
+/// Authenticates the request's client, if it named one. Right credentials are never refused;
+/// wrong ones get [`refusal`]. `Ok(None)`: no client named.
 pub async fn authenticate(
     state: &AppState,
     creds: &ClientCredentials,
@@ -226,18 +234,26 @@ pub async fn authenticate(
         } => (client_id, Some(secret.as_bytes())),
         ClientCredentials::PublicId { client_id } => (client_id, None),
     };
-    let keys = [format!("client:{id}"), format!("ip:{source}")];
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    if let Some(wait) = state.limiter.blocked(&keys) {
-        return Err(OAuthError::rate_limited(wait));
-    }
     match check(state, id, secret).await {
         Ok(c) => Ok(Some(c)),
         Err(CheckFailure::Store(e)) => Err(e),
-        Err(CheckFailure::Rejected) => {
-            state.limiter.fail(&keys);
-            Err(OAuthError::invalid_client("client authentication failed"))
-        }
+        Err(CheckFailure::Rejected) => Err(refusal(state, id, source)),
+    }
+}
+
+/// The answer to wrong client credentials: 401, counted per (client id, source address) and per
+/// source address; once either is blocked, 429 with `Retry-After` (nothing more is counted).
+/// Limiting a client id as a whole would let anyone lock out any client, and the secret is
+/// checked first because a 128-bit secret cannot be guessed anyway: the limit only tells a
+/// misconfigured or hostile caller to slow down.
+pub fn refusal(state: &AppState, client_id: &str, source: &str) -> OAuthError {
+    let keys = [
+        limiter::client_key(client_id, source),
+        limiter::client_address_key(source),
+    ];
+    match state.limiter.fail_unless_blocked(&[&keys[0], &keys[1]]) {
+        Ok(()) => OAuthError::invalid_client("client authentication failed"),
+        Err(Blocked(wait)) => OAuthError::rate_limited(wait),
     }
 }
 

@@ -141,10 +141,8 @@ impl Registrar for DbRegistrar<'_> {
                 Ok(())
             }
             Err(CheckFailure::Rejected) => {
-                let keys = [format!("client:{client_id}"), format!("ip:{}", self.source)];
-                self.state
-                    .limiter
-                    .fail(&[keys[0].as_str(), keys[1].as_str()]);
+                self.scratch
+                    .fail(client_auth::refusal(self.state, client_id, self.source));
                 Err(RegistrarError::Unspecified)
             }
             Err(CheckFailure::Store(e)) => {

@@ -22,7 +22,8 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// Too many failed attempts (not an RFC code; answered with 429).
     TooManyRequests,
-    /// The database is unavailable (RFC 6749 §4.1.2.1 `temporarily_unavailable`; 503).
+    /// The database is unavailable, or too many password checks are running and waiting
+    /// (RFC 6749 §4.1.2.1 `temporarily_unavailable`; 503).
     TemporarilyUnavailable,
     /// Anything else; details are logged, never sent (500).
     ServerError,
@@ -86,6 +87,14 @@ impl OAuthError {
             "the database is unavailable; retry shortly",
         )
     }
+    /// Too many password checks at once (`temporarily_unavailable`, 503 with `Retry-After`).
+    pub fn busy(secs: u64) -> Self {
+        Self {
+            code: ErrorCode::TemporarilyUnavailable,
+            description: "too many authentication checks at once; retry shortly".into(),
+            retry_after: Some(secs),
+        }
+    }
     pub fn rate_limited(secs: u64) -> Self {
         Self {
             code: ErrorCode::TooManyRequests,
@@ -125,6 +134,7 @@ impl From<crate::domain::Error> for OAuthError {
                 OAuthError::unauthorized_client(d)
             }
             E::NotFound(d) | E::Conflict(d) => OAuthError::invalid_request(d),
+            E::Busy(s) => OAuthError::busy(s),
             E::Unavailable => OAuthError::unavailable(),
             E::Internal(d) => {
                 tracing::error!(error = %d, "internal error");

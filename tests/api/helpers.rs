@@ -87,6 +87,47 @@ pub async fn drop_pg_database(base: &str, name: &str) {
     }
 }
 
+/// A fresh database: a SQLite file in `dir`, or a new PostgreSQL database (with the admin URL
+/// and name to drop it afterwards); `None` when PostgreSQL is not configured.
+pub async fn fresh_database(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> Option<(String, Option<(String, String)>)> {
+    match backend {
+        Backend::Sqlite => Some((
+            format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
+            None,
+        )),
+        Backend::Postgres => {
+            let base = postgres_base_url()?;
+            let (url, name) = create_pg_database(&base).await;
+            Some((url, Some((base, name))))
+        }
+    }
+}
+
+/// A client bound to one loopback source address (the whole 127.0.0.0/8 range is local).
+pub fn from_address(ip: [u8; 4]) -> Client {
+    Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .expect("client")
+}
+
+/// POST a form with `http` (e.g. one from [`from_address`]), optionally with HTTP Basic.
+pub async fn post_form_from(
+    http: &Client,
+    url: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Response {
+    let mut req = http.post(url).form(form);
+    if let Some((u, p)) = basic {
+        req = req.basic_auth(u, Some(p));
+    }
+    req.send().await.expect("POST form")
+}
+
 /// Settings for a test server; `extra` are TESSERA_* overrides.
 pub fn test_settings(
     dir: &std::path::Path,
@@ -116,17 +157,7 @@ impl TestApp {
     /// Starts a server; `None` when the backend is PostgreSQL and no URL is configured.
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (database_url, pg_db) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
-                None,
-            ),
-            Backend::Postgres => {
-                let base = postgres_base_url()?;
-                let (url, name) = create_pg_database(&base).await;
-                (url, Some((base, name)))
-            }
-        };
+        let (database_url, pg_db) = fresh_database(backend, dir.path()).await?;
         let app = Self::start(backend, dir, database_url, pg_db, extra).await;
         Some(app)
     }
@@ -208,11 +239,7 @@ impl TestApp {
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> Response {
-        let mut req = self.http.post(self.url(path)).form(form);
-        if let Some((u, p)) = basic {
-            req = req.basic_auth(u, Some(p));
-        }
-        req.send().await.expect("POST form")
+        post_form_from(&self.http, &self.url(path), form, basic).await
     }
 
     pub async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response {

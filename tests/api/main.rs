@@ -5,6 +5,7 @@ mod helpers;
 mod process;
 mod raw_http;
 
+mod brute_force;
 mod cli;
 mod foundation;
 mod hostile_input;

@@ -12,7 +12,7 @@ use tessera::store::entity::refresh_token::{Column as C, Entity as Tokens};
 use tessera::tokens::secret::hash_hex;
 
 use crate::db_test;
-use crate::helpers::{self, Backend, TestApp, ALICE};
+use crate::helpers::{self, from_address, Backend, TestApp, ALICE};
 use crate::process::{self, ServerProcess};
 
 /// A second instance on the same database and key directory, served over HTTP.
@@ -276,6 +276,9 @@ db_test!(failed_client_auth_is_rate_limited, ["TESSERA_AUTH_FAILURE_LIMIT" => "3
     assert!((1..=300).contains(&retry), "{retry}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "too_many_requests");
+    // The secret is checked first: the right one is never refused, even while blocked.
+    let r = app.token(&[("grant_type", "client_credentials")], Some(("svc", &secret))).await;
+    assert_eq!(r.status(), 200);
 });
 
 db_test!(failed_password_checks_are_rate_limited, ["TESSERA_AUTH_FAILURE_LIMIT" => "3"], |app| {
@@ -294,14 +297,6 @@ db_test!(failed_password_checks_are_rate_limited, ["TESSERA_AUTH_FAILURE_LIMIT" 
     }
     assert_eq!(app.api_as(Method::GET, "/api/me", ("nobody", "guess"), None).await.status(), 429);
 });
-
-/// A client bound to one loopback source address (the whole 127.0.0.0/8 range is local).
-fn from_address(ip: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from(ip))
-        .build()
-        .unwrap()
-}
 
 db_test!(failures_are_counted_per_source_address_and_per_user_and_expire, ["TESSERA_AUTH_FAILURE_LIMIT" => "3", "TESSERA_AUTH_FAILURE_WINDOW" => "2s"], |app| {
     app.add_user("alice", "alice-pw", false).await;
@@ -553,18 +548,8 @@ async fn secrets_never_reach_the_logs(dir: tempfile::TempDir, db: String) {
 async fn crash_safety(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tessera.log");
-    let (db, pg) = match backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
-            None,
-        ),
-        Backend::Postgres => {
-            let Some(base) = helpers::postgres_base_url() else {
-                return;
-            };
-            let (url, name) = helpers::create_pg_database(&base).await;
-            (url, Some((base, name)))
-        }
+    let Some((db, pg)) = helpers::fresh_database(backend, dir.path()).await else {
+        return;
     };
     let env = process::env_for(dir.path(), &db, process::free_port());
     process::cli(&env, &["user", "add", "alice"], "alice-pw\n", &log);
