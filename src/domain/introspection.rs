@@ -73,10 +73,9 @@ async fn access_token(
             }
         }
     }
-    let scope = scope.to_string();
     let mut m = Map::new();
     m.insert("active".into(), true.into());
-    m.insert("scope".into(), scope.clone().into());
+    m.insert("scope".into(), scope.to_string().into());
     m.insert("client_id".into(), claims.client_id.clone().into());
     if claims.rtid.is_some() {
         m.insert("username".into(), claims.sub.clone().into());
@@ -126,10 +125,9 @@ async fn refresh_token(
     if scope.is_empty() {
         return Ok(None);
     }
-    let scope = scope.to_string();
     let mut m = Map::new();
     m.insert("active".into(), true.into());
-    m.insert("scope".into(), scope.clone().into());
+    m.insert("scope".into(), scope.to_string().into());
     m.insert(
         "client_id".into(),
         row.client_id
@@ -165,10 +163,7 @@ fn retain_held(scope: &mut Scope, held: &[(String, String)]) {
 
 /// For a token confined to one album: `album_id` and `permissions`, as Kheops-style resource
 /// servers want them.
-fn add_album_fields(m: &mut Map<String, Value>, scope: &str) {
-    let Ok(scope) = Scope::parse(scope) else {
-        return;
-    };
+fn add_album_fields(m: &mut Map<String, Value>, scope: &Scope) {
     let albums = scope.albums();
     if scope.has_user() || albums.len() != 1 {
         return;

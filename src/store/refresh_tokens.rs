@@ -186,13 +186,7 @@ pub async fn mark_rotated(
     let res = Tokens::update_many()
         .col_expr(C::RotatedAt, Expr::value(now))
         .filter(C::Id.eq(row_id))
-        .filter(C::RotatedAt.is_null())
-        .filter(C::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(C::ExpiresAt.is_null())
-                .add(C::ExpiresAt.gt(now)),
-        )
+        .filter(live(now))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -380,13 +374,7 @@ pub async fn list(
         Some(StatusFilter::Expired) => {
             cond = cond.add(C::RevokedAt.is_null()).add(C::ExpiresAt.lte(now))
         }
-        Some(StatusFilter::Active) => {
-            cond = cond.add(C::RevokedAt.is_null()).add(
-                Condition::any()
-                    .add(C::ExpiresAt.is_null())
-                    .add(C::ExpiresAt.gt(now)),
-            )
-        }
+        Some(StatusFilter::Active) => cond = cond.add(live(now)),
     }
     let total = Tokens::find().filter(cond.clone()).count(db).await?;
     let rows = Tokens::find()
