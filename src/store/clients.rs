@@ -34,6 +34,10 @@ pub async fn create(
 }
 
 pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Client>, StoreError> {
+    // PostgreSQL refuses a NUL in a text value with an error; no stored id holds one.
+    if id.contains('\0') {
+        return Ok(None);
+    }
     super::unique(Clients::find_by_id(id.to_string()), db).await
 }
 

@@ -29,6 +29,10 @@ pub async fn find_by_name(
     db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<Option<User>, StoreError> {
+    // PostgreSQL refuses a NUL in a text value with an error; no stored name holds one.
+    if name.contains('\0') {
+        return Ok(None);
+    }
     super::unique(Users::find().filter(user::Column::Name.eq(name)), db).await
 }
 

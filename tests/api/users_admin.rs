@@ -350,3 +350,22 @@ db_test!(admin_routes_need_the_admin_scope_from_a_token, |app| {
         .await;
     assert_eq!(r.status(), 400, "admin needs user");
 });
+
+db_test!(
+    /// Found by the fuzzer on PostgreSQL: a NUL in a user name or client id was a 500.
+    names_with_a_nul_byte_are_unknown_not_an_error,
+    |app| {
+        app.add_user("root", "root-pw", true).await;
+        let r = app.api_as(Method::GET, "/api/tokens?user=j%00N", ROOT, None).await;
+        assert_eq!(r.status(), 404);
+        let r = app.api_as(Method::POST, "/api/users/a%00b/disable", ROOT, None).await;
+        assert_eq!(r.status(), 404);
+        let r = app
+            .token(
+                &[("grant_type", "client_credentials")],
+                Some(("a\0b", "tsc_x")),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+);
