@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tessera::store::migrate(&db).await?;
     let now = Utc::now();
 
-    let txn = db.begin().await?;
+    let txn = db.conn().begin().await?;
     let prefix = format!("seed-{}-u", now.timestamp_millis());
     {
         let users = (0..USERS).map(|n| user::ActiveModel {
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut tokens: Vec<refresh_token::ActiveModel> = Vec::with_capacity(BATCH + 4);
     let mut audits: Vec<audit_event::ActiveModel> = Vec::with_capacity(BATCH + 4);
-    let mut txn = db.begin().await?;
+    let mut txn = db.conn().begin().await?;
     let (mut written, mut audit_rows, mut in_txn, mut family_no) = (0usize, 0usize, 0usize, 0u64);
     while written < rows {
         family_no += 1;
@@ -113,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await?;
             if in_txn >= PER_TXN {
                 txn.commit().await?;
-                txn = db.begin().await?;
+                txn = db.conn().begin().await?;
                 in_txn = 0;
                 eprint!("\rseeded {written} refresh tokens");
             }

@@ -9,8 +9,8 @@ use hyper_util::service::TowerToHyperService;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::AppState;
 use crate::http::server::{self, Timeouts};
-use crate::state::AppState;
 use crate::store::{self, StoreError};
 use crate::tokens::keys::{KeyDir, KeyError};
 

@@ -223,7 +223,7 @@ async fn dispatch(command: Command, settings: Settings) -> Result<(), String> {
     }
 }
 
-async fn run_with_state(command: Command, state: &crate::state::AppState) -> Result<(), String> {
+async fn run_with_state(command: Command, state: &crate::domain::AppState) -> Result<(), String> {
     match command {
         Command::Migrate => {
             eprintln!("migrations applied");
@@ -344,7 +344,7 @@ async fn run_with_state(command: Command, state: &crate::state::AppState) -> Res
 }
 
 async fn user_state(
-    state: &crate::state::AppState,
+    state: &crate::domain::AppState,
     name: &str,
     disabled: bool,
 ) -> Result<(), String> {

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use super::Error;
-use crate::oauth::scope::ClientScopePolicy;
-use crate::oauth::BUILTIN_PUBLIC_CLIENT;
-use crate::state::AppState;
-use crate::store::{audit, clients, StoreError};
-use crate::tokens::secret::{Secret, SecretKind};
+use super::{AppState, Error};
+use crate::model::{
+    Client, ClientScopePolicy, GrantType, BUILTIN_PUBLIC_CLIENT, MAX_CLIENT_ID_LEN,
+};
+use crate::store::{clients, Event, StoreError};
+use crate::tokens::secret::{matches_hash, Secret, SecretKind};
 
 pub struct NewClient {
     pub id: String,
@@ -29,13 +29,8 @@ pub struct Registered {
     pub introspect: bool,
 }
 
-const GRANTS: [&str; 2] = ["refresh_token", "client_credentials"];
-
-/// The longest client id; the OAuth endpoints refuse longer ones before anything else.
-pub const MAX_ID_LEN: usize = 128;
-
 pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Error> {
-    let id_ok = (1..=MAX_ID_LEN).contains(&c.id.len())
+    let id_ok = (1..=MAX_CLIENT_ID_LEN).contains(&c.id.len())
         && c.id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
@@ -60,21 +55,24 @@ pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Erro
             c.id
         )));
     }
-    let grant_types: Vec<String> = match &c.grant_types {
+    let grant_types: Vec<GrantType> = match &c.grant_types {
         Some(list) => list
             .split([',', ' '])
             .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        None if c.public => vec!["refresh_token".into()],
-        None => GRANTS.iter().map(|s| s.to_string()).collect(),
+            .map(|g| {
+                g.parse().map_err(|_| {
+                    Error::InvalidRequest(format!(
+                        "unknown grant type {g:?}; use {}",
+                        GrantType::listed(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        None if c.public => vec![GrantType::RefreshToken],
+        None => GrantType::ALL.to_vec(),
     };
-    if let Some(bad) = grant_types.iter().find(|g| !GRANTS.contains(&g.as_str())) {
-        return Err(Error::InvalidRequest(format!(
-            "unknown grant type {bad:?}; use refresh_token, client_credentials"
-        )));
-    }
-    if c.public && grant_types.iter().any(|g| g == "client_credentials") {
+    let grant_types: Vec<&str> = grant_types.iter().map(|g| g.as_str()).collect();
+    if c.public && grant_types.contains(&GrantType::ClientCredentials.as_str()) {
         return Err(Error::InvalidRequest(
             "public clients cannot use client_credentials".into(),
         ));
@@ -88,8 +86,9 @@ pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Erro
     ClientScopePolicy::parse(scope).map_err(|e| Error::InvalidRequest(format!("--scope: {e}")))?;
     let secret = (!c.public).then(|| Secret::generate(SecretKind::ClientSecret));
     let now = state.clock.now();
+    let w = state.db.write().await?;
     clients::create(
-        &state.db,
+        &w,
         clients::NewClient {
             id: &c.id,
             secret_hash: secret.as_ref().map(Secret::hash),
@@ -104,14 +103,54 @@ pub async fn register(state: &AppState, c: NewClient) -> Result<Registered, Erro
         StoreError::Conflict => Error::Conflict(format!("client {} already exists", c.id)),
         other => other.into(),
     })?;
-    audit::record(&state.db, now, "operator", "client.create", &format!("client:{}", c.id),
-        serde_json::json!({ "public": c.public, "grant_types": grant_types, "introspect": c.introspect })).await?;
+    w.audit(Event {
+        at: now,
+        actor: "operator",
+        action: "client.create",
+        target: &format!("client:{}", c.id),
+        detail: serde_json::json!({
+            "public": c.public, "grant_types": grant_types, "introspect": c.introspect,
+        }),
+    })
+    .await?;
+    w.commit().await?;
     Ok(Registered {
         client_id: c.id,
         client_secret: secret.map(|s| s.expose().to_string()),
         public: c.public,
-        grant_types,
+        grant_types: grant_types.iter().map(|g| g.to_string()).collect(),
         scope: scope.map(str::to_string),
         introspect: c.introspect,
     })
+}
+
+/// Checks a client id and optional secret against the registered clients (and the built-in
+/// public one). A confidential client needs its secret; a public client must not send one (an
+/// empty one is tolerated: some libraries send `id:`). `Ok(None)`: the credentials are wrong.
+pub async fn verify(
+    state: &AppState,
+    client_id: &str,
+    secret: Option<&[u8]>,
+) -> Result<Option<Client>, Error> {
+    if client_id == BUILTIN_PUBLIC_CLIENT {
+        return Ok(matches!(secret, None | Some(b"")).then(Client::builtin));
+    }
+    let Some(row) = state.clients.find(&state.db, client_id).await? else {
+        // Spend the same hash as a real check so timing does not reveal unknown ids.
+        let _ = matches_hash("", &"0".repeat(64));
+        return Ok(None);
+    };
+    let right = match (&row.secret_hash, secret) {
+        (None, None) | (None, Some(b"")) => true,
+        (Some(hash), Some(s)) => std::str::from_utf8(s).is_ok_and(|s| matches_hash(s, hash)),
+        _ => false,
+    };
+    Ok(right.then(|| clients::to_model(&row)))
+}
+
+/// Whether `client_id` names a public client (so presenting its token is proof enough).
+pub async fn is_public(state: &AppState, client_id: &str) -> Result<bool, Error> {
+    Ok(clients::find(&state.db, client_id)
+        .await?
+        .is_some_and(|c| c.is_public))
 }

@@ -47,6 +47,7 @@ impl From<StoreError> for Error {
             StoreError::Unavailable(_) => Error::Unavailable,
             StoreError::Conflict => Error::Conflict("already exists".into()),
             StoreError::Database(d) => Error::Internal(d.to_string()),
+            StoreError::Corrupt(d) => Error::Internal(d),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::Error;
-use crate::state::AppState;
+use crate::domain::AppState;
 use crate::store::{refresh_tokens, revoked_access_tokens};
 
 #[derive(Debug, Default, serde::Serialize)]

@@ -2,21 +2,102 @@
 //! Every doubt answers exactly `{"active": false}`; the reason is only logged at debug level.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
-use super::Error;
-use crate::oauth::scope::{Permissions, Scope, ScopeItem};
-use crate::state::AppState;
+use super::{AppState, Error};
+use crate::model::{effective_scope, Holdings, Scope, ScopeItem, BUILTIN_PUBLIC_CLIENT};
 use crate::store::{albums, refresh_tokens, revoked_access_tokens};
-use crate::tokens::jwt::{verify_access_token, VerifyContext};
+use crate::tokens::jwt::{self, verify_access_token, VerifyContext};
 use crate::tokens::secret::{Secret, SecretKind};
 
-pub fn inactive() -> Value {
-    json!({ "active": false })
+/// An introspection answer (RFC 7662 §2.2). An inactive token is `{"active": false}` and
+/// nothing else; absent members are not written.
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    /// For a token confined to one album, as Kheops-style resource servers want it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub album_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// With `album_id`: the permissions the token grants on that album.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The user behind the token (absent for a client_credentials token: no user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl Introspection {
+    pub fn inactive() -> Self {
+        Introspection::default()
+    }
+
+    /// An active answer for `scope`, with the album fields filled in when the scope confines
+    /// the token to one album.
+    fn active(scope: &Scope) -> Self {
+        let mut out = Introspection {
+            active: true,
+            scope: Some(scope.to_string()),
+            ..Default::default()
+        };
+        let albums = scope.albums();
+        if !scope.has_user() && albums.len() == 1 {
+            out.album_id = albums.into_iter().next().map(|a| a.to_string());
+            out.permissions = Some(
+                scope
+                    .items()
+                    .filter_map(|i| match i {
+                        ScopeItem::Album { permission, .. } => Some(permission.as_str()),
+                        ScopeItem::User | ScopeItem::Admin => None,
+                    })
+                    .collect(),
+            );
+        }
+        out
+    }
+}
+
+/// The RFC 9701 form of an answer: a JWT signed with the current key, for resource server
+/// `audience`.
+pub fn signed(state: &AppState, audience: &str, answer: &Introspection) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        aud: &'a str,
+        iat: i64,
+        token_introspection: &'a Introspection,
+    }
+    let claims = Claims {
+        iss: &state.settings.issuer,
+        aud: audience,
+        iat: state.clock.now().timestamp(),
+        token_introspection: answer,
+    };
+    let keys = state.keys();
+    jwt::sign(keys.signing(), "token-introspection+jwt", &claims)
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The RFC 7662 response for `token` (before any signing as RFC 9701).
-pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
+pub async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Error> {
     let now = state.clock.now();
     let out = if token.starts_with("tsr_") {
         refresh_token(state, token, now).await?
@@ -26,14 +107,14 @@ pub async fn introspect(state: &AppState, token: &str) -> Result<Value, Error> {
         None
     };
     state.metrics.introspected(out.is_some());
-    Ok(out.unwrap_or_else(inactive))
+    Ok(out.unwrap_or_else(Introspection::inactive))
 }
 
 async fn access_token(
     state: &AppState,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Value>, Error> {
+) -> Result<Option<Introspection>, Error> {
     let keys = state.keys();
     let claims = match verify_access_token(
         token,
@@ -62,40 +143,40 @@ async fn access_token(
     // Album scopes of a user's token hold only while the user holds them, as at exchange: the
     // answer drops what was lost since the token was minted. (A client_credentials token has
     // no user; its album scopes are the client's registration, checked when it was issued.)
+    // `admin` was checked at exchange and is not looked up again for a token that lives
+    // minutes: only the albums cost a query here, and only when the scope names one.
     if let Some(rtid) = claims.rtid.as_deref() {
-        let ids: Vec<&str> = scope.albums().into_iter().map(|a| a.as_str()).collect();
+        let ids: Vec<_> = scope.albums().into_iter().collect();
         if !ids.is_empty() {
-            let held = albums::permissions_of_row_owner(&state.db, rtid, &ids).await?;
-            retain_held(&mut scope, &held);
-            scope = scope.normalize_read_rule();
+            let owner = Holdings {
+                is_admin: scope.has_admin(),
+                albums: albums::permissions_of_row_owner(&state.db, rtid, &ids).await?,
+            };
+            scope = effective_scope(&scope, &owner);
             if scope.is_empty() {
                 return Ok(None);
             }
         }
     }
-    let mut m = Map::new();
-    m.insert("active".into(), true.into());
-    m.insert("scope".into(), scope.to_string().into());
-    m.insert("client_id".into(), claims.client_id.clone().into());
-    if claims.rtid.is_some() {
-        m.insert("username".into(), claims.sub.clone().into());
-    }
-    m.insert("token_type".into(), "Bearer".into());
-    m.insert("exp".into(), claims.exp.into());
-    m.insert("iat".into(), claims.iat.into());
-    m.insert("sub".into(), claims.sub.into());
-    m.insert("aud".into(), claims.aud.into());
-    m.insert("iss".into(), claims.iss.into());
-    m.insert("jti".into(), claims.jti.into());
-    add_album_fields(&mut m, &scope);
-    Ok(Some(Value::Object(m)))
+    Ok(Some(Introspection {
+        client_id: Some(claims.client_id),
+        username: claims.rtid.is_some().then(|| claims.sub.clone()),
+        token_type: Some("Bearer"),
+        exp: Some(claims.exp),
+        iat: Some(claims.iat),
+        sub: Some(claims.sub),
+        aud: Some(claims.aud),
+        iss: Some(claims.iss),
+        jti: Some(claims.jti),
+        ..Introspection::active(&scope)
+    }))
 }
 
 async fn refresh_token(
     state: &AppState,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Value>, Error> {
+) -> Result<Option<Introspection>, Error> {
     let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
         return Ok(None);
     };
@@ -104,80 +185,28 @@ async fn refresh_token(
     else {
         return Ok(None);
     };
-    if row.revoked_at.is_some()
-        || row.rotated_at.is_some()
-        || row.expires_at.is_some_and(|e| e <= now)
-        || !owner.is_enabled()
-    {
+    if !row.is_live(now) || !owner.is_enabled() {
         return Ok(None);
     }
-    let Ok(mut scope) = Scope::parse(&row.scope) else {
-        return Ok(None);
-    };
-    // Album scopes hold only while the owner holds them (as at exchange).
-    let ids: Vec<&str> = scope.albums().into_iter().map(|a| a.as_str()).collect();
-    let held = albums::permissions_on(&state.db, owner.id, &ids).await?;
-    retain_held(&mut scope, &held);
-    if !owner.is_admin {
-        scope.retain(|i| *i != ScopeItem::Admin);
-    }
-    let scope = scope.normalize_read_rule();
+    // What it grants now, as at exchange.
+    let held = super::refresh::holdings(state, &owner, &row.scope).await?;
+    let scope = effective_scope(&row.scope, &held);
     if scope.is_empty() {
         return Ok(None);
     }
-    let mut m = Map::new();
-    m.insert("active".into(), true.into());
-    m.insert("scope".into(), scope.to_string().into());
-    m.insert(
-        "client_id".into(),
-        row.client_id
-            .clone()
-            .unwrap_or_else(|| crate::oauth::BUILTIN_PUBLIC_CLIENT.into())
-            .into(),
-    );
-    m.insert("username".into(), owner.name.clone().into());
-    m.insert("token_type".into(), "refresh_token".into());
-    if let Some(e) = row.expires_at {
-        m.insert("exp".into(), e.timestamp().into());
-    }
-    m.insert("iat".into(), row.created_at.timestamp().into());
-    m.insert("sub".into(), owner.name.into());
-    m.insert("aud".into(), state.settings.audience.clone().into());
-    m.insert("iss".into(), state.settings.issuer.clone().into());
-    m.insert("jti".into(), row.family_id.into());
-    add_album_fields(&mut m, &scope);
-    Ok(Some(Value::Object(m)))
-}
-
-/// Keeps the album items the owner holds now (`held`: raw permission lists per album).
-fn retain_held(scope: &mut Scope, held: &[(String, String)]) {
-    scope.retain(|item| match item {
-        ScopeItem::User | ScopeItem::Admin => true,
-        ScopeItem::Album { album, permission } => held
-            .iter()
-            .find(|(a, _)| a == album.as_str())
-            .and_then(|(_, p)| Permissions::parse_list(p).ok())
-            .is_some_and(|p| p.allows(*permission)),
-    });
-}
-
-/// For a token confined to one album: `album_id` and `permissions`, as Kheops-style resource
-/// servers want them.
-fn add_album_fields(m: &mut Map<String, Value>, scope: &Scope) {
-    let albums = scope.albums();
-    if scope.has_user() || albums.len() != 1 {
-        return;
-    }
-    let Some(album) = albums.into_iter().next() else {
-        return;
-    };
-    let perms: Vec<&str> = scope
-        .items()
-        .filter_map(|i| match i {
-            ScopeItem::Album { permission, .. } => Some(permission.as_str()),
-            ScopeItem::User | ScopeItem::Admin => None,
-        })
-        .collect();
-    m.insert("album_id".into(), album.as_str().into());
-    m.insert("permissions".into(), perms.into());
+    Ok(Some(Introspection {
+        client_id: Some(
+            row.client_id
+                .unwrap_or_else(|| BUILTIN_PUBLIC_CLIENT.into()),
+        ),
+        username: Some(owner.name.clone()),
+        token_type: Some("refresh_token"),
+        exp: row.expires_at.map(|e| e.timestamp()),
+        iat: Some(row.created_at.timestamp()),
+        sub: Some(owner.name),
+        aud: Some(state.settings.audience.clone()),
+        iss: Some(state.settings.issuer.clone()),
+        jti: Some(row.family_id),
+        ..Introspection::active(&scope)
+    }))
 }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::Error;
-use crate::oauth::scope::Scope;
-use crate::state::AppState;
+use crate::domain::AppState;
+use crate::model::Scope;
 use crate::tokens::jwt::{self, AccessClaims, AT_TYP};
 use crate::tokens::secret::random_id;
 

@@ -3,6 +3,8 @@
 //! Times come in as arguments or from `AppState::clock`.
 
 pub mod accounts;
+pub mod audit;
+pub mod caller;
 pub mod clients;
 pub mod error;
 pub mod gc;
@@ -11,6 +13,9 @@ pub mod limiter;
 pub mod management;
 pub mod minting;
 pub mod passwords;
+pub mod refresh;
 pub mod revocation;
+pub mod state;
 
 pub use error::Error;
+pub use state::AppState;

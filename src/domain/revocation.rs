@@ -1,21 +1,16 @@
 //! RFC 7009 revocation of refresh tokens (the whole family and everything created under it) and
 //! of access tokens (their `jti`, kept until the token's own expiry).
 
-use crate::oauth::client_auth::KnownClient;
-use crate::oauth::{OAuthError, BUILTIN_PUBLIC_CLIENT};
-use crate::state::AppState;
-use crate::store::{clients, refresh_tokens, revoked_access_tokens};
+use super::{AppState, Error};
+use crate::model::{Client, BUILTIN_PUBLIC_CLIENT};
+use crate::store::{refresh_tokens, revoked_access_tokens};
 use crate::tokens::jwt::{verify_access_token, VerifyContext};
 use crate::tokens::secret::{Secret, SecretKind};
 
 /// Revokes `token` if it is a live tessera token the requester may revoke. Unknown, expired,
 /// already revoked or garbage tokens are fine (RFC 7009 §2.2): the endpoint leaks nothing.
 /// `client` is the authenticated (or public, by id) client, if any.
-pub async fn revoke(
-    state: &AppState,
-    token: &str,
-    client: Option<&KnownClient>,
-) -> Result<(), OAuthError> {
+pub async fn revoke(state: &AppState, token: &str, client: Option<&Client>) -> Result<(), Error> {
     // The hint only orders the lookup (§2.1); both kinds are tried whatever it says, and the
     // prefix tells them apart without a lookup.
     if token.starts_with("tsr_") {
@@ -30,8 +25,8 @@ pub async fn revoke(
 async fn revoke_refresh(
     state: &AppState,
     token: &str,
-    client: Option<&KnownClient>,
-) -> Result<(), OAuthError> {
+    client: Option<&Client>,
+) -> Result<(), Error> {
     let Ok(secret) = Secret::parse(SecretKind::RefreshToken, token) else {
         return Ok(());
     };
@@ -42,19 +37,16 @@ async fn revoke_refresh(
         match client {
             Some(c) if c.id == *bound => {}
             Some(_) => {
-                return Err(OAuthError::unauthorized_client(
-                    "this token was issued to another client",
+                return Err(Error::Forbidden(
+                    "this token was issued to another client".into(),
                 ))
             }
             None => {
                 // Bound to a public client: presenting it is proof enough. Bound to a
                 // confidential client: that client must authenticate.
-                let public = clients::find(&state.db, bound)
-                    .await?
-                    .is_some_and(|c| c.is_public);
-                if !public {
-                    return Err(OAuthError::invalid_client(
-                        "this token belongs to a confidential client; authenticate as it",
+                if !super::clients::is_public(state, bound).await? {
+                    return Err(Error::Unauthenticated(
+                        "this token belongs to a confidential client; authenticate as it".into(),
                     ));
                 }
             }
@@ -64,16 +56,14 @@ async fn revoke_refresh(
     let actor = client
         .map(|c| format!("client:{}", c.id))
         .unwrap_or_else(|| "holder".into());
-    crate::domain::management::revoke_family(state, &actor, &row.family_id)
-        .await
-        .map_err(OAuthError::from)
+    super::management::revoke_family(state, &actor, &row.family_id).await
 }
 
 async fn revoke_access(
     state: &AppState,
     token: &str,
-    client: Option<&KnownClient>,
-) -> Result<(), OAuthError> {
+    client: Option<&Client>,
+) -> Result<(), Error> {
     let now = state.clock.now();
     let keys = state.keys();
     let Ok(claims) = verify_access_token(
@@ -91,18 +81,15 @@ async fn revoke_access(
     match client {
         Some(c) if c.id == claims.client_id => {}
         Some(_) => {
-            return Err(OAuthError::unauthorized_client(
-                "this token was issued to another client",
+            return Err(Error::Forbidden(
+                "this token was issued to another client".into(),
             ))
         }
         None if claims.client_id == BUILTIN_PUBLIC_CLIENT => {}
         None => {
-            let public = clients::find(&state.db, &claims.client_id)
-                .await?
-                .is_some_and(|c| c.is_public);
-            if !public {
-                return Err(OAuthError::invalid_client(
-                    "this token belongs to a confidential client; authenticate as it",
+            if !super::clients::is_public(state, &claims.client_id).await? {
+                return Err(Error::Unauthenticated(
+                    "this token belongs to a confidential client; authenticate as it".into(),
                 ));
             }
         }

@@ -2,8 +2,6 @@
 //! Callers authenticate with HTTP Basic (user name and password) or a Bearer access token whose
 //! scope contains `user`.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use warp::http::{HeaderValue, StatusCode};
@@ -11,11 +9,11 @@ use warp::reply::Response;
 
 use super::error::{self, json_response, no_store};
 use super::{finish, Incoming};
-use crate::domain::accounts::{self, Caller, Credential};
+use crate::domain::accounts;
+use crate::domain::caller::{self, Caller, Credential};
 use crate::domain::management::{self, Created, Expiry, NewAlbumToken, NewPersonal, Page};
-use crate::domain::Error;
-use crate::state::AppState;
-use crate::store::audit;
+use crate::domain::{audit, AppState, Error};
+use crate::model::basic;
 
 async fn caller(state: &AppState, inc: &Incoming) -> Result<Caller, Error> {
     let header = inc.header("authorization").ok_or_else(|| {
@@ -25,18 +23,16 @@ async fn caller(state: &AppState, inc: &Incoming) -> Result<Caller, Error> {
     })?;
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
-        return accounts::authenticate_bearer(state, rest.trim()).await;
+        return caller::authenticate_bearer(state, rest.trim()).await;
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(Error::Unauthenticated(
             "unsupported Authorization scheme; use Basic or Bearer".into(),
         ));
     }
-    let bad = || Error::Unauthenticated("malformed HTTP Basic credentials".into());
-    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (name, password) = decoded.split_once(':').ok_or_else(bad)?;
-    accounts::authenticate_password(state, name, password, &inc.source()).await
+    let (name, password) = basic::decode(rest)
+        .ok_or_else(|| Error::Unauthenticated("malformed HTTP Basic credentials".into()))?;
+    caller::authenticate_password(state, &name, &password, &inc.source()).await
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(inc: &Incoming) -> Result<T, Error> {
@@ -363,26 +359,8 @@ pub async fn audit(state: AppState, inc: Incoming) -> Response {
         require_admin(&who)?;
         let q: AuditParams = query(&inc)?;
         let page = Page::parse(q.limit, q.offset)?;
-        let (rows, total) = audit::list(
-            &state.db,
-            &audit::AuditQuery {
-                action: q.action.as_deref(),
-                target: q.target.as_deref(),
-                limit: page.limit,
-                offset: page.offset,
-            },
-        )
-        .await?;
-        let items: Vec<serde_json::Value> = rows
-            .into_iter()
-            .map(|e| {
-                serde_json::json!({
-                    "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
-                    "target": e.target,
-                    "detail": serde_json::from_str::<serde_json::Value>(&e.detail).unwrap_or_default(),
-                })
-            })
-            .collect();
+        let (items, total) =
+            audit::list(&state, q.action.as_deref(), q.target.as_deref(), page).await?;
         Ok(listed(&items, total))
     }
     .await;

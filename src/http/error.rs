@@ -11,8 +11,9 @@ use warp::Rejection;
 use crate::domain::Error;
 use crate::oauth::{ErrorCode, OAuthError};
 
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut r = Response::new(body.to_string().into());
+pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    // Serialising our own types cannot fail; an empty body would show the bug at once.
+    let mut r = Response::new(serde_json::to_vec(body).unwrap_or_default().into());
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -5,7 +5,8 @@ use warp::reply::Response;
 
 use super::error::json_response;
 use super::{finish, Incoming};
-use crate::state::AppState;
+use crate::domain::AppState;
+use crate::model::GrantType;
 
 /// GET /healthz: the process is up.
 pub async fn healthz(state: AppState, inc: Incoming) -> Response {
@@ -45,7 +46,7 @@ pub fn metadata_document(state: &AppState) -> serde_json::Value {
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-        "grant_types_supported": ["refresh_token", "client_credentials"],
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "response_types_supported": [],
         "scopes_supported": ["user", "album:<album_id>:read", "album:<album_id>:write", "album:<album_id>:download", "album:<album_id>:share"],
         "introspection_signing_alg_values_supported": [state.keys().signing().alg.as_str()],
@@ -80,19 +81,7 @@ pub async fn jwks(state: AppState, inc: Incoming) -> Response {
 
 /// GET /metrics: Prometheus text format.
 pub async fn metrics(state: AppState, inc: Incoming) -> Response {
-    use sea_orm::DatabaseConnectionType as T;
-    let pool = match &state.db.inner {
-        T::SqlxPostgresPoolConnection(_) => {
-            let pool = state.db.get_postgres_connection_pool();
-            Some((pool.size(), pool.num_idle()))
-        }
-        T::SqlxSqlitePoolConnection(_) => {
-            let pool = state.db.get_sqlite_connection_pool();
-            Some((pool.size(), pool.num_idle()))
-        }
-        #[allow(unreachable_patterns)]
-        _ => None,
-    };
+    let pool = state.db.pool_stats();
     let mut r = Response::new(state.metrics.render(pool).into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,

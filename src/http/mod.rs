@@ -1,12 +1,11 @@
-//! The warp edge: routes (filters that only route and extract), handlers, the oxide-auth
-//! frontend adapter, the JSON error mapping, and the server that serves the routes.
+//! The warp edge: routes (filters that only route and extract), handlers, the JSON error
+//! mapping, and the server that serves the routes.
 
 mod api;
 pub mod error;
 pub mod form;
 mod meta;
 mod oauth_routes;
-pub mod oxide_frontend;
 pub mod server;
 
 use std::convert::Infallible;
@@ -19,7 +18,7 @@ use warp::http::HeaderMap;
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection};
 
-use crate::state::AppState;
+use crate::domain::AppState;
 use error::BodyRejection;
 use server::PeerAddr;
 
@@ -123,7 +122,7 @@ pub fn routes(
     let max = state.settings.max_body_bytes;
     let body_timeout = state.settings.body_read_timeout.to_std();
     // Every handler's future is boxed: the combined route future is as large as the largest
-    // handler future (the oxide-auth flows nest deeply), and hyper and warp move it several
+    // handler future (the grants nest several awaits deep), and hyper and warp move it several
     // times per request; the profile showed ~18 % of a refresh request's instructions in those
     // copies before the handlers were boxed.
     let s = move || with_state(state.clone());

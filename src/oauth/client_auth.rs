@@ -4,17 +4,12 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use percent_encoding::percent_decode_str;
 
-use super::scope::ClientScopePolicy;
-use super::{OAuthError, BUILTIN_PUBLIC_CLIENT};
-use crate::domain::clients::MAX_ID_LEN;
+use super::OAuthError;
 use crate::domain::limiter::{self, Blocked};
-use crate::state::AppState;
-use crate::store::clients::Client;
-use crate::tokens::secret::matches_hash;
+use crate::domain::{clients, AppState};
+use crate::model::{basic, Client, MAX_CLIENT_ID_LEN};
 
 /// How the request identified its client, before any database lookup.
 pub enum ClientCredentials {
@@ -68,12 +63,10 @@ impl ClientCredentials {
                 ));
             }
             let bad = || OAuthError::invalid_client("malformed HTTP Basic credentials");
-            let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
-            let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-            let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+            let (id, secret) = basic::decode(rest).ok_or_else(bad)?;
             // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-            let id = form_decode(id).ok_or_else(bad)?;
-            let secret = form_decode(secret).ok_or_else(bad)?;
+            let id = form_decode(&id).ok_or_else(bad)?;
+            let secret = form_decode(&secret).ok_or_else(bad)?;
             if form_client_secret.is_some() {
                 return Err(OAuthError::invalid_request(
                     "client credentials in both the Authorization header and the body; use one method",
@@ -119,9 +112,9 @@ impl ClientCredentials {
 
 /// No client has a longer id, and the id must not become a limiter key of any length.
 fn bounded(client_id: &str) -> Result<(), OAuthError> {
-    if client_id.len() > MAX_ID_LEN {
+    if client_id.len() > MAX_CLIENT_ID_LEN {
         return Err(OAuthError::invalid_request(format!(
-            "client ids are at most {MAX_ID_LEN} characters"
+            "client ids are at most {MAX_CLIENT_ID_LEN} characters"
         )));
     }
     Ok(())
@@ -135,98 +128,14 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// A client as the protocol needs it.
-#[derive(Clone, Debug)]
-pub struct KnownClient {
-    pub id: String,
-    pub is_public: bool,
-    pub grant_types: Vec<String>,
-    pub policy: ClientScopePolicy,
-    pub may_introspect: bool,
-}
-
-impl KnownClient {
-    pub fn builtin() -> Self {
-        KnownClient {
-            id: BUILTIN_PUBLIC_CLIENT.to_string(),
-            is_public: true,
-            grant_types: vec!["refresh_token".into()],
-            policy: ClientScopePolicy::Any,
-            may_introspect: false,
-        }
-    }
-    pub fn allows_grant(&self, grant_type: &str) -> bool {
-        self.grant_types.iter().any(|g| g == grant_type)
-    }
-    fn from_row(c: &Client) -> Self {
-        KnownClient {
-            id: c.id.clone(),
-            is_public: c.is_public,
-            grant_types: c
-                .grant_types
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            // Stored policies were validated when the client was registered.
-            policy: ClientScopePolicy::parse(c.scope.as_deref()).unwrap_or(
-                ClientScopePolicy::Only {
-                    exact: Default::default(),
-                    any_album: Default::default(),
-                },
-            ),
-            may_introspect: c.may_introspect,
-        }
-    }
-}
-
-/// Why a client check failed: the flow only needs to know "unauthorized" or "broken".
-#[derive(Debug)]
-pub enum CheckFailure {
-    Rejected,
-    Store(OAuthError),
-}
-
-/// Verifies a client id and optional secret. A confidential client needs its secret; a public
-/// client must not send one (an empty one is tolerated: some libraries send `id:`).
-pub async fn check(
-    state: &AppState,
-    client_id: &str,
-    secret: Option<&[u8]>,
-) -> Result<KnownClient, CheckFailure> {
-    if client_id == BUILTIN_PUBLIC_CLIENT {
-        return match secret {
-            None | Some(b"") => Ok(KnownClient::builtin()),
-            Some(_) => Err(CheckFailure::Rejected),
-        };
-    }
-    let row = state
-        .clients
-        .find(&state.db, client_id)
-        .await
-        .map_err(|e| CheckFailure::Store(e.into()))?;
-    let Some(row) = row else {
-        // Spend the same hash as a real check so timing does not reveal unknown ids.
-        let _ = matches_hash("", &"0".repeat(64));
-        return Err(CheckFailure::Rejected);
-    };
-    match (&row.secret_hash, secret) {
-        (None, None) | (None, Some(b"")) => Ok(KnownClient::from_row(&row)),
-        (Some(hash), Some(s)) => match std::str::from_utf8(s) {
-            Ok(s) if matches_hash(s, hash) => Ok(KnownClient::from_row(&row)),
-            _ => Err(CheckFailure::Rejected),
-        },
-        _ => Err(CheckFailure::Rejected),
-    }
-}
-
-/// Authenticates the request's client, if it named one. Right credentials are never refused;
-/// wrong ones get [`refusal`]. `Ok(None)`: no client named.
+/// Authenticates the request's client, if it named one: the one place every OAuth endpoint
+/// authenticates clients. Right credentials are never refused; wrong ones get [`refusal`].
+/// `Ok(None)`: no client named.
 pub async fn authenticate(
     state: &AppState,
     creds: &ClientCredentials,
     source: &str,
-) -> Result<Option<KnownClient>, OAuthError> {
+) -> Result<Option<Client>, OAuthError> {
     let (id, secret): (&str, Option<&[u8]>) = match creds {
         ClientCredentials::None => return Ok(None),
         ClientCredentials::Secret {
@@ -234,10 +143,9 @@ pub async fn authenticate(
         } => (client_id, Some(secret.as_bytes())),
         ClientCredentials::PublicId { client_id } => (client_id, None),
     };
-    match check(state, id, secret).await {
-        Ok(c) => Ok(Some(c)),
-        Err(CheckFailure::Store(e)) => Err(e),
-        Err(CheckFailure::Rejected) => Err(refusal(state, id, source)),
+    match clients::verify(state, id, secret).await? {
+        Some(c) => Ok(Some(c)),
+        None => Err(refusal(state, id, source)),
     }
 }
 
@@ -246,11 +154,8 @@ pub async fn authenticate(
 /// Limiting a client id as a whole would let anyone lock out any client, and the secret is
 /// checked first because a 128-bit secret cannot be guessed anyway: the limit only tells a
 /// misconfigured or hostile caller to slow down.
-pub fn refusal(state: &AppState, client_id: &str, source: &str) -> OAuthError {
-    let keys = [
-        limiter::client_key(client_id, source),
-        limiter::client_address_key(source),
-    ];
+fn refusal(state: &AppState, client_id: &str, source: &str) -> OAuthError {
+    let keys = limiter::client_keys(client_id, source);
     match state.limiter.fail_unless_blocked(&[&keys[0], &keys[1]]) {
         Ok(()) => OAuthError::invalid_client("client authentication failed"),
         Err(Blocked(wait)) => OAuthError::rate_limited(wait),

@@ -1,5 +1,7 @@
 //! Albums and per-user album permissions.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -7,6 +9,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use super::entity::album::{self, Entity as Albums};
 use super::entity::album_member::{self, Entity as Members};
 use super::StoreError;
+use crate::model::{AlbumId, Permissions};
 
 pub use album::Model as Album;
 
@@ -64,27 +67,39 @@ pub async fn set_permissions(
     Ok(())
 }
 
-/// The user's raw permission list on each of the given albums (albums without membership absent).
+/// The user's permissions on each of the given albums (albums without membership absent).
 pub async fn permissions_on(
     db: &impl ConnectionTrait,
     user_id: i64,
-    album_ids: &[&str],
-) -> Result<Vec<(String, String)>, StoreError> {
+    album_ids: &[&AlbumId],
+) -> Result<BTreeMap<AlbumId, Permissions>, StoreError> {
     if album_ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeMap::new());
     }
     let rows = Members::find()
         .filter(album_member::Column::UserId.eq(user_id))
-        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
+        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().map(|a| a.as_str())))
         .all(db)
         .await?;
-    Ok(pairs(rows))
+    Ok(parsed(rows))
 }
 
-/// (album id, raw permission list) of each membership row.
-fn pairs(rows: Vec<album_member::Model>) -> Vec<(String, String)> {
+/// The permissions of each membership row, parsed here once. A row that does not parse grants
+/// nothing (and is logged): it can only come from outside tessera.
+fn parsed(rows: Vec<album_member::Model>) -> BTreeMap<AlbumId, Permissions> {
     rows.into_iter()
-        .map(|m| (m.album_id, m.permissions))
+        .filter_map(|m| {
+            match (
+                AlbumId::parse(&m.album_id),
+                Permissions::parse_list(&m.permissions),
+            ) {
+                (Ok(a), Ok(p)) => Some((a, p)),
+                _ => {
+                    tracing::error!(album = %m.album_id, "album membership row does not parse");
+                    None
+                }
+            }
+        })
         .collect()
 }
 
@@ -93,12 +108,12 @@ fn pairs(rows: Vec<album_member::Model>) -> Vec<(String, String)> {
 pub async fn permissions_of_row_owner(
     db: &impl ConnectionTrait,
     row_id: &str,
-    album_ids: &[&str],
-) -> Result<Vec<(String, String)>, StoreError> {
+    album_ids: &[&AlbumId],
+) -> Result<BTreeMap<AlbumId, Permissions>, StoreError> {
     use super::entity::refresh_token::{Column as R, Entity as Tokens};
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
     if album_ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeMap::new());
     }
     let owner = Query::select()
         .column(R::UserId)
@@ -107,10 +122,10 @@ pub async fn permissions_of_row_owner(
         .to_owned();
     let rows = Members::find()
         .filter(Expr::col(album_member::Column::UserId).in_subquery(owner))
-        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().copied()))
+        .filter(album_member::Column::AlbumId.is_in(album_ids.iter().map(|a| a.as_str())))
         .all(db)
         .await?;
-    Ok(pairs(rows))
+    Ok(parsed(rows))
 }
 
 /// Removes every album membership of a user (when the user is deleted).

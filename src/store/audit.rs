@@ -1,6 +1,5 @@
 //! The audit log: who did what to which token, and when. Details never hold secrets.
 
-use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -11,20 +10,17 @@ use super::StoreError;
 
 pub use audit_event::Model as AuditEvent;
 
-pub async fn record(
+/// Writes one row; callers go through `Db::audit` or `Write::audit`.
+pub(super) async fn record(
     db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    actor: &str,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
+    e: super::Event<'_>,
 ) -> Result<(), StoreError> {
     let row = audit_event::ActiveModel {
-        at: Set(now),
-        actor: Set(truncate(actor)),
-        action: Set(action.to_string()),
-        target: Set(truncate(target)),
-        detail: Set(detail.to_string()),
+        at: Set(e.at),
+        actor: Set(truncate(e.actor)),
+        action: Set(e.action.to_string()),
+        target: Set(truncate(e.target)),
+        detail: Set(e.detail.to_string()),
         ..Default::default()
     };
     row.insert(db).await?;

@@ -6,7 +6,27 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use super::entity::client::{self, Entity as Clients};
 use super::StoreError;
 
-pub use client::Model as Client;
+use crate::model::{Client, ClientScopePolicy, GrantType};
+pub use client::Model as ClientRow;
+
+/// The client as the protocol sees it. Stored grant types and scope policies were validated at
+/// registration; one that no longer parses grants nothing rather than everything.
+pub fn to_model(row: &ClientRow) -> Client {
+    Client {
+        id: row.id.clone(),
+        is_public: row.is_public,
+        grant_types: row
+            .grant_types
+            .split(' ')
+            .filter_map(|g| g.parse::<GrantType>().ok())
+            .collect(),
+        policy: ClientScopePolicy::parse(row.scope.as_deref()).unwrap_or(ClientScopePolicy::Only {
+            exact: Default::default(),
+            any_album: Default::default(),
+        }),
+        may_introspect: row.may_introspect,
+    }
+}
 
 pub struct NewClient<'a> {
     pub id: &'a str,
@@ -20,7 +40,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     c: NewClient<'_>,
     now: DateTime<Utc>,
-) -> Result<Client, StoreError> {
+) -> Result<ClientRow, StoreError> {
     let row = client::ActiveModel {
         id: Set(c.id.to_string()),
         is_public: Set(c.secret_hash.is_none()),
@@ -33,7 +53,7 @@ pub async fn create(
     Ok(row.insert(db).await?)
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Client>, StoreError> {
+pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<ClientRow>, StoreError> {
     // PostgreSQL refuses a NUL in a text value with an error; no stored id holds one.
     if id.contains('\0') {
         return Ok(None);
@@ -50,7 +70,7 @@ pub async fn find(db: &impl ConnectionTrait, id: &str) -> Result<Option<Client>,
 /// registered by another process or instance is usable at once. A zero TTL disables the cache.
 pub struct ClientCache {
     ttl: std::time::Duration,
-    rows: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, Client)>>,
+    rows: std::sync::RwLock<std::collections::HashMap<String, (std::time::Instant, ClientRow)>>,
 }
 
 /// Bounds memory: at most this many clients are cached; beyond it the cache starts over.
@@ -69,7 +89,7 @@ impl ClientCache {
         &self,
         db: &impl ConnectionTrait,
         id: &str,
-    ) -> Result<Option<Client>, StoreError> {
+    ) -> Result<Option<ClientRow>, StoreError> {
         if self.ttl.is_zero() {
             return find(db, id).await;
         }

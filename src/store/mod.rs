@@ -4,6 +4,7 @@
 pub mod albums;
 pub mod audit;
 pub mod clients;
+mod db;
 pub mod entity;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
@@ -12,9 +13,9 @@ pub mod users;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{ConnectOptions, Database, DbErr, RuntimeErr};
 
-pub use sea_orm::DatabaseConnection as Db;
+pub use db::{Db, Event, Write};
 
 /// What went wrong below the domain.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,9 @@ pub enum StoreError {
     Conflict,
     #[error("database error: {0}")]
     Database(DbErr),
+    /// A stored value does not parse (a kind or scope written by a newer or broken version).
+    #[error("stored data does not parse: {0}")]
+    Corrupt(String),
 }
 
 impl From<DbErr> for StoreError {
@@ -77,7 +81,7 @@ fn is_unique_violation(e: &DbErr) -> bool {
 /// per query. An embedded database file cannot hang up, so SQLite skips the second ping;
 /// PostgreSQL pings only a connection that sat idle for a while (the server or a proxy may have
 /// dropped it); a connection that broke while in use fails its release ping and is discarded.
-pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(3))
@@ -98,7 +102,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             .min_connections(1)
             .test_before_acquire_if_idle_for(Duration::from_secs(5));
     }
-    Database::connect(opts).await.map_err(StoreError::from)
+    Ok(Db::new(Database::connect(opts).await?))
 }
 
 /// The row a unique-key filter selects. Unlike `.one()` it sends no `LIMIT ?`: SQLite
@@ -144,27 +148,13 @@ impl CachedSql {
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Migrator::up(db, None).await.map_err(StoreError::from)
+pub async fn migrate(db: &Db) -> Result<(), StoreError> {
+    Migrator::up(db.conn(), None)
+        .await
+        .map_err(StoreError::from)
 }
 
 /// `SELECT 1`, for readiness.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
-    db.ping().await.map_err(StoreError::from)
-}
-
-/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: it takes the write
-/// lock up front (waiting up to the busy timeout) instead of failing with "database is locked"
-/// when a read inside it later turns into a write. PostgreSQL ignores the mode.
-pub async fn write_txn(
-    db: &DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, StoreError> {
-    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    db.begin_with_options(TransactionOptions {
-        isolation_level: None,
-        access_mode: None,
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-    })
-    .await
-    .map_err(StoreError::from)
+pub async fn ping(db: &Db) -> Result<(), StoreError> {
+    db.conn().ping().await.map_err(StoreError::from)
 }

@@ -2,5 +2,6 @@
 //! and the JWKS, and JWT access tokens (RFC 9068). Nothing here touches the database or HTTP.
 
 pub mod jwt;
+mod key_dir;
 pub mod keys;
 pub mod secret;

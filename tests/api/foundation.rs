@@ -165,7 +165,7 @@ async fn every_algorithm_generates_signs_and_verifies() {
             .unwrap();
         let state = app.state().clone();
         assert_eq!(state.keys().signing().alg.as_str(), alg);
-        let scope = tessera::oauth::scope::Scope::parse("user").unwrap();
+        let scope = tessera::model::Scope::parse("user").unwrap();
         let t = tessera::domain::minting::mint(
             &state,
             &tessera::domain::minting::Grant {
@@ -336,6 +336,7 @@ db_test!(the_hot_token_lookup_agrees_with_the_generic_query, |app| {
             .await
             .unwrap();
         let (row, owner) = generic.into_iter().next().unwrap();
+        let row = tessera::model::RefreshToken::try_from(row).unwrap();
         let hot = tessera::store::refresh_tokens::find_by_hash_with_owner(&app.state.db, &hash)
             .await
             .unwrap()

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tessera::app::Application;
 use tessera::clock::Clock;
 use tessera::config::Settings;
-use tessera::state::AppState;
+use tessera::domain::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -18,7 +18,7 @@ use crate::process::{self, ServerProcess};
 /// A second instance on the same database and key directory, served over HTTP.
 struct Second {
     base: String,
-    state: tessera::state::AppState,
+    state: tessera::domain::AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -66,7 +66,7 @@ async fn rotating_token(app: &TestApp) -> String {
 }
 
 /// Rows of one family without `rotated_at`: must always be exactly one.
-async fn heads_of(state: &tessera::state::AppState, family: &str) -> usize {
+async fn heads_of(state: &tessera::domain::AppState, family: &str) -> usize {
     Tokens::find()
         .filter(C::FamilyId.eq(family))
         .filter(C::RotatedAt.is_null())

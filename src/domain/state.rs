@@ -4,35 +4,36 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
 
+use super::limiter::FailureLimiter;
+use super::passwords::PasswordGate;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::store::Db;
 use crate::tokens::keys::{KeyDir, KeyError, KeySet};
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub clock: Clock,
     keys: Arc<RwLock<Arc<KeySet>>>,
     last_used: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
-    pub limiter: crate::domain::limiter::FailureLimiter,
+    pub limiter: FailureLimiter,
     /// Caps concurrent argon2 computations (hashing and verifying).
-    pub passwords: crate::domain::passwords::PasswordGate,
+    pub passwords: PasswordGate,
     pub metrics: crate::metrics::Metrics,
     /// Client rows for authentication, cached (see `ClientCache` for why that is safe).
     pub clients: Arc<crate::store::clients::ClientCache>,
-    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: DatabaseConnection, clock: Clock, keys: KeySet) -> Self {
-        let limiter = crate::domain::limiter::FailureLimiter::new(
+    pub fn new(settings: Settings, db: Db, clock: Clock, keys: KeySet) -> Self {
+        let limiter = FailureLimiter::new(
             settings.auth_failure_limit,
             settings.auth_failure_window.to_std(),
         );
-        let passwords = crate::domain::passwords::PasswordGate::new(
+        let passwords = PasswordGate::new(
             settings.password_check_concurrency as usize,
             settings.password_check_queue as usize,
         );
@@ -41,7 +42,6 @@ impl AppState {
         ));
         AppState {
             clients,
-            write_turn: Arc::default(),
             settings: Arc::new(settings),
             db,
             clock,
@@ -81,17 +81,6 @@ impl AppState {
         self.settings.access_token_ttl.to_chrono()
             + self.settings.key_reload_interval.to_chrono()
             + chrono::Duration::minutes(5)
-    }
-
-    /// On SQLite, a turn to run a write transaction; `None` on PostgreSQL, which needs none.
-    /// SQLite has a single writer: a second `BEGIN IMMEDIATE` waits in SQLite's busy handler,
-    /// which sleeps (up to 100 ms a try) while holding a pooled connection. Queueing writers
-    /// here instead costs nothing while waiting and serves them in order.
-    pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.db.get_database_backend() {
-            sea_orm::DbBackend::Sqlite => Some(self.write_turn.lock().await),
-            _ => None,
-        }
     }
 
     /// Whether `last_used_at` of this row should be written now: at most once per row per
