@@ -114,10 +114,7 @@ db_test!(
     /// Key rotation: the new key signs, the old one stays published while its tokens may live.
     key_rotation_keeps_old_key_published, |app| {
     let old = app.state.keys().signing().kid.clone();
-    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir
-        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
-        .unwrap();
+    let new = app.rotate_key_files();
     app.state.reload_keys().unwrap();
     assert_eq!(app.state.keys().signing().kid, new);
     let kids = app.served_kids().await;

@@ -1,4 +1,5 @@
-//! Set-up through the library, as the CLI does it: users, albums, memberships and clients.
+//! Set-up through the library, as the CLI does it: users, albums, memberships, clients and key
+//! rotation.
 
 use super::server::TestApp;
 
@@ -64,6 +65,14 @@ impl TestApp {
             .await
             .expect("secret");
         ("rs".into(), secret)
+    }
+
+    /// Rotates in a new ES256 signing key in the key directory, as `tessera keys rotate` does;
+    /// returns its kid. The running server sees it after a reload.
+    pub fn rotate_key_files(&self) -> String {
+        tessera::tokens::keys::KeyDir::new(self.dir.path().join("keys"))
+            .rotate(tessera::tokens::keys::Algorithm::Es256, self.clock.now())
+            .expect("rotate the signing key")
     }
 
     /// The standard fixture: user alice (password "alice-pw"), album a1 where she holds

@@ -100,10 +100,7 @@ db_test!(two_instances_never_fork_a_family, |app| {
 db_test!(rotated_keys_reach_the_other_instance_after_reload, |app| {
     let second = app.second_instance().await;
     let old = app.state.keys().signing().kid.clone();
-    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir
-        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
-        .unwrap();
+    let new = app.rotate_key_files();
     app.state.reload_keys().unwrap();
     // Before its reload the second instance still signs with the old key...
     assert_eq!(second.state.keys().signing().kid, old);

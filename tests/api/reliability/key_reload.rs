@@ -35,10 +35,7 @@ db_test!(the_periodic_key_reload_picks_up_a_rotation_and_a_compromised_key_remov
 
     // Another instance (or `tessera keys rotate`) rotates in the shared key directory; this
     // running server is not told, it finds out by its own periodic reload.
-    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir
-        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
-        .unwrap();
+    let new = app.rotate_key_files();
     wait_for_kids(app, "rotation", |k| k.contains(&new) && k.contains(&old)).await;
     let new_at = app.exchange(&rt).await["access_token"].as_str().unwrap().to_string();
     assert_eq!(kid_of(&new_at), new, "new tokens are signed with the rotated-in key");
