@@ -7,7 +7,9 @@ use reqwest::{Client, Response};
 use serde_json::{json, Value};
 
 use crate::db_test;
-use crate::helpers::{self, from_address, post_form_from as post, Backend, ALICE};
+use crate::helpers::{
+    self, assert_too_many_requests, from_address, post_form_from as post, Backend, ALICE,
+};
 use crate::process::{self, ServerProcess};
 
 /// Counts the answers that revealed whether a guess was right: (200s, 401s). Every other answer
@@ -79,14 +81,7 @@ async fn assert_limited(i: usize, limit: usize, r: Response) {
         return;
     }
     assert_eq!(r.status(), 429, "wrong credentials, attempt {i}");
-    let retry: u64 = r.headers()["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
-    assert!((1..=300).contains(&retry), "{retry}");
-    let body: Value = r.json().await.expect("JSON");
-    assert_eq!(body["error"], "too_many_requests");
+    assert_too_many_requests(r, 1..=300).await;
 }
 
 db_test!(nobody_can_lock_out_a_client, |app| {
@@ -261,17 +256,7 @@ fn peak_rss_kb(pid: u32) -> u64 {
 /// its peak memory under 200 MB. Before the cap it was about 900 MB after one burst and 2.2 GB
 /// after three: every check held 19 MiB at once and the allocator kept them.
 async fn password_bursts_stay_under_200_mb(backend: Backend) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let Some((db, pg)) = helpers::fresh_database(backend, dir.path()).await else {
-        return;
-    };
-    let result = tokio::spawn(bursts(dir, db)).await;
-    if let Some((base, name)) = pg {
-        helpers::drop_pg_database(&base, &name).await;
-    }
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    helpers::with_database_dir(backend, bursts).await;
 }
 
 async fn bursts(dir: tempfile::TempDir, db: String) {

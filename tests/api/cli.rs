@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::helpers::{on_fresh_database, Backend};
 use crate::process::{cli, env_for, free_port, served_kids, ServerProcess};
 
 /// Runs a command that must fail; returns its stderr.
@@ -263,22 +264,11 @@ fn assert_no_secret_in(log: &Path, secret: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_contract_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    cli_contract(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("t.db").display()
-    ))
-    .await;
+    on_fresh_database(Backend::Sqlite, dir.path(), cli_contract).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_contract_on_postgres() {
-    let Some(base) = crate::helpers::postgres_base_url() else {
-        return;
-    };
-    let (url, name) = crate::helpers::create_pg_database(&base).await;
-    let result = tokio::spawn(cli_contract(url)).await;
-    crate::helpers::drop_pg_database(&base, &name).await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    let dir = tempfile::tempdir().unwrap();
+    on_fresh_database(Backend::Postgres, dir.path(), cli_contract).await;
 }

@@ -114,50 +114,22 @@ db_test!(
     /// Key rotation: the new key signs, the old one stays published while its tokens may live.
     key_rotation_keeps_old_key_published, |app| {
     let old = app.state.keys().signing().kid.clone();
-    let dir = tessera::tokens::keys::KeyDir::new(app.dir.path().join("keys"));
-    let new = dir
-        .rotate(tessera::tokens::keys::Algorithm::Es256, app.clock.now())
-        .unwrap();
+    let new = app.rotate_key_files();
     app.state.reload_keys().unwrap();
     assert_eq!(app.state.keys().signing().kid, new);
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert!(
-        kids.contains(&old.as_str()) && kids.contains(&new.as_str()),
-        "{kids:?}"
-    );
+    let kids = app.served_kids().await;
+    assert!(kids.contains(&old) && kids.contains(&new), "{kids:?}");
     // After the longest access-token lifetime (plus margin) the old key is no longer served.
     app.clock.advance(chrono::Duration::hours(1));
-    let jwks: Value = app
-        .get("/.well-known/jwks.json")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new.as_str()]);
+    let kids = app.served_kids().await;
+    assert_eq!(kids, [new]);
 });
 
 #[tokio::test]
 async fn every_algorithm_generates_signs_and_verifies() {
     for alg in ["ES256", "EdDSA", "RS256"] {
         let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = crate::helpers::sqlite_url(dir.path());
         let settings =
             crate::helpers::test_settings(dir.path(), &db, &[("TESSERA_SIGNING_ALG", alg)]);
         let app = tessera::app::Application::build(settings, tessera::clock::Clock::default())
@@ -253,7 +225,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
 
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("tessera.log");
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let db = crate::helpers::sqlite_url(dir.path());
     let env = env_for(dir.path(), &db, free_port());
     let rt = alice_with_token(&env, &log);
     let mut server = ServerProcess::start(&env, &log).await;
@@ -307,16 +279,8 @@ db_test!(the_hot_token_lookup_agrees_with_the_generic_query, |app| {
         )
         .await;
     let album = app
-        .api_as(
-            reqwest::Method::POST,
-            "/api/albums/a1/tokens",
-            crate::helpers::ALICE,
-            Some(serde_json::json!({"name": "a", "permissions": ["read"]})),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+        .create_album_token(crate::helpers::ALICE, "a1", "a", &["read"])
+        .await;
     // A rotated row too, so that every nullable column is set somewhere.
     let rotated = personal["token"].as_str().unwrap().to_string();
     let successor = app.exchange(&rotated).await["refresh_token"]

@@ -182,25 +182,6 @@ impl ServerProcess {
     }
 }
 
-/// A database URL for a process test on `backend` (a fresh PostgreSQL database, returned with
-/// its admin URL and name for `drop_pg_database`), or None when PostgreSQL is not configured.
-pub async fn database_for(
-    backend: crate::helpers::Backend,
-    dir: &Path,
-) -> Option<(String, Option<(String, String)>)> {
-    match backend {
-        crate::helpers::Backend::Sqlite => Some((
-            format!("sqlite://{}?mode=rwc", dir.join("t.db").display()),
-            None,
-        )),
-        crate::helpers::Backend::Postgres => {
-            let base = crate::helpers::postgres_base_url()?;
-            let (url, name) = crate::helpers::create_pg_database(&base).await;
-            Some((url, Some((base, name))))
-        }
-    }
-}
-
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill9();

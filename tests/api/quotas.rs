@@ -9,14 +9,7 @@ use serde_json::{json, Value};
 use tessera::store::entity::{audit_event, refresh_token};
 
 use crate::db_test;
-use crate::helpers::{TestApp, ALICE};
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} in {v}"))
-        .to_string()
-}
+use crate::helpers::{assert_oauth_error, error_description, string as s, TestApp, ALICE};
 
 async fn rows(app: &TestApp) -> u64 {
     refresh_token::Entity::find()
@@ -37,11 +30,9 @@ async fn quota_refusals(app: &TestApp) -> Vec<Value> {
 }
 
 async fn assert_quota_refused(r: Response, setting: &str) {
-    assert_eq!(r.status(), 403);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"], "quota_exceeded", "{v}");
+    let v = assert_oauth_error(r, 403, "quota_exceeded").await;
     assert!(
-        s(&v, "error_description").contains(setting),
+        error_description(&v).contains(setting),
         "the description names the setting: {v}"
     );
 }
@@ -121,10 +112,7 @@ db_test!(
         for trial in 0..6 {
             let user = format!("u{trial}");
             app.add_user(&user, "pw-of-user", false).await;
-            let session = app
-                .create_token((&user, "pw-of-user"), json!({ "name": "session", "scope": "user" }))
-                .await;
-            let at = s(&app.exchange(&s(&session, "token")).await, "access_token");
+            let (at, _) = app.session((&user, "pw-of-user"), json!({})).await;
             let statuses: Vec<u16> = create_concurrently(app, &at, 20)
                 .await
                 .iter()

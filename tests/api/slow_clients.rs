@@ -135,12 +135,8 @@ db_test!(a_stalled_body_gets_408_and_the_connection_closes, ["TESSERA_BODY_READ_
 /// The real binary with a partial head (which the 60 s header timeout would not end in time), an
 /// idle keep-alive connection and a request in flight: SIGTERM answers the request, closes the
 /// idle connection at once, and exits within the 2 s drain deadline.
-async fn sigterm_exits_within_the_drain_deadline(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
+async fn sigterm_exits_within_the_drain_deadline(dir: tempfile::TempDir, db: String) {
     let log = dir.path().join("tessera.log");
-    let Some((db, pg)) = process::database_for(backend, dir.path()).await else {
-        return;
-    };
     let mut env = process::env_for(dir.path(), &db, process::free_port());
     for (k, v) in [
         ("TESSERA_SHUTDOWN_DRAIN_TIMEOUT", "2s"),
@@ -215,17 +211,14 @@ async fn sigterm_exits_within_the_drain_deadline(backend: Backend) {
         tokio::net::TcpStream::connect(&addr).await.is_err(),
         "still accepting connections after shutdown"
     );
-    if let Some((base, name)) = pg {
-        helpers::drop_pg_database(&base, &name).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_within_the_drain_deadline_on_sqlite() {
-    sigterm_exits_within_the_drain_deadline(Backend::Sqlite).await;
+    helpers::with_database_dir(Backend::Sqlite, sigterm_exits_within_the_drain_deadline).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_within_the_drain_deadline_on_postgres() {
-    sigterm_exits_within_the_drain_deadline(Backend::Postgres).await;
+    helpers::with_database_dir(Backend::Postgres, sigterm_exits_within_the_drain_deadline).await;
 }

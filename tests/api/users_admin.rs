@@ -7,16 +7,9 @@ use serde_json::{json, Value};
 use tessera::store::entity::audit_event;
 
 use crate::db_test;
-use crate::helpers::{TestApp, ALICE};
+use crate::helpers::{string as s, TestApp, ALICE};
 
 const ROOT: (&str, &str) = ("root", "root-pw");
-
-fn s(v: &Value, field: &str) -> String {
-    v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} in {v}"))
-        .to_string()
-}
 
 async fn rs(app: &TestApp) -> (String, String) {
     app.add_resource_server().await
@@ -24,16 +17,6 @@ async fn rs(app: &TestApp) -> (String, String) {
 
 async fn active(app: &TestApp, rs: &(String, String), token: &str) -> bool {
     app.introspect(token, (&rs.0, &rs.1)).await["active"] == true
-}
-
-async fn exchange_status(app: &TestApp, token: &str) -> (u16, Value) {
-    let r = app
-        .token(
-            &[("grant_type", "refresh_token"), ("refresh_token", token)],
-            None,
-        )
-        .await;
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
 
 async fn me_status(app: &TestApp, bearer: &str) -> u16 {
@@ -64,16 +47,8 @@ db_test!(a_disabled_user_holds_nothing_until_re_enabled, |app| {
         .create_token(ALICE, json!({ "name": "doomed", "scope": "user" }))
         .await;
     let album = app
-        .api_as(
-            Method::POST,
-            "/api/albums/a1/tokens",
-            ALICE,
-            Some(json!({ "name": "viewer", "permissions": ["read"] })),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+        .create_album_token(ALICE, "a1", "viewer", &["read"])
+        .await;
     let at = s(&app.exchange(&s(&personal, "token")).await, "access_token");
     let album_at = s(&app.exchange(&s(&album, "token")).await, "access_token");
 
@@ -99,7 +74,7 @@ db_test!(a_disabled_user_holds_nothing_until_re_enabled, |app| {
     assert_eq!(v["disabled"], true, "{v}");
 
     for t in [&personal, &album] {
-        let (status, body) = exchange_status(app, &s(t, "token")).await;
+        let (status, body) = app.refresh_status(&s(t, "token")).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"], "invalid_grant");
         assert!(
@@ -113,7 +88,7 @@ db_test!(a_disabled_user_holds_nothing_until_re_enabled, |app| {
         "album access token inactive"
     );
     assert_eq!(me_status(app, &at).await, 401);
-    let r = app.api_as(Method::GET, "/api/me", ALICE, None).await;
+    let r = app.get_as("/api/me", ALICE).await;
     assert_eq!(r.status(), 401, "the right password is refused");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error_description"], "invalid user name or password");
@@ -140,9 +115,9 @@ db_test!(a_disabled_user_holds_nothing_until_re_enabled, |app| {
         "unexpired access tokens work again"
     );
     assert_eq!(me_status(app, &at).await, 200);
-    let r = app.api_as(Method::GET, "/api/me", ALICE, None).await;
+    let r = app.get_as("/api/me", ALICE).await;
     assert_eq!(r.status(), 200);
-    let (status, _) = exchange_status(app, &s(&doomed, "token")).await;
+    let (status, _) = app.refresh_status(&s(&doomed, "token")).await;
     assert_eq!(status, 400, "revoked while disabled stays revoked");
 
     let actions = audit_actions(app).await;
@@ -161,16 +136,8 @@ db_test!(
             .await;
         let at = s(&app.exchange(&s(&t, "token")).await, "access_token");
         let child = app
-            .api_bearer(
-                Method::POST,
-                "/api/tokens",
-                &at,
-                Some(json!({ "name": "child", "scope": "user" })),
-            )
-            .await
-            .json::<Value>()
-            .await
-            .unwrap();
+            .create_token_with(&at, json!({ "name": "child", "scope": "user" }))
+            .await;
 
         let r = app
             .api_as(Method::DELETE, "/api/users/alice", ROOT, None)
@@ -179,11 +146,11 @@ db_test!(
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["revoked"], 2, "{v}");
         for tok in [&t, &child] {
-            let (status, _) = exchange_status(app, &s(tok, "token")).await;
+            let (status, _) = app.refresh_status(&s(tok, "token")).await;
             assert_eq!(status, 400);
         }
         assert!(!active(app, &rs, &at).await);
-        let r = app.api_as(Method::GET, "/api/me", ALICE, None).await;
+        let r = app.get_as("/api/me", ALICE).await;
         assert_eq!(r.status(), 401);
         let r = app
             .api_as(Method::DELETE, "/api/users/alice", ROOT, None)
@@ -218,13 +185,13 @@ db_test!(the_cli_disables_enables_and_deletes_users, |app| {
     };
     let v = run(&["user", "disable", "alice"]);
     assert!(v["disabled_at"].is_string(), "{v}");
-    assert_eq!(exchange_status(app, &s(&t, "token")).await.0, 400);
+    assert_eq!(app.refresh_status(&s(&t, "token")).await.0, 400);
     let v = run(&["user", "enable", "alice"]);
     assert!(v["disabled_at"].is_null(), "{v}");
     app.exchange(&s(&t, "token")).await;
     let v = run(&["user", "delete", "alice"]);
     assert_eq!(v["revoked"], 1, "{v}");
-    assert_eq!(exchange_status(app, &s(&t, "token")).await.0, 400);
+    assert_eq!(app.refresh_status(&s(&t, "token")).await.0, 400);
     let out = crate::process::run_cli(&env, &["user", "enable", "alice"], "");
     assert!(!out.status.success(), "a deleted user cannot be re-enabled");
     assert!(out.stdout.is_empty());
@@ -356,13 +323,12 @@ db_test!(
     names_with_a_nul_byte_are_unknown_not_an_error,
     |app| {
         app.add_user("root", "root-pw", true).await;
-        let r = app.api_as(Method::GET, "/api/tokens?user=j%00N", ROOT, None).await;
+        let r = app.get_as("/api/tokens?user=j%00N", ROOT).await;
         assert_eq!(r.status(), 404);
         let r = app.api_as(Method::POST, "/api/users/a%00b/disable", ROOT, None).await;
         assert_eq!(r.status(), 404);
         let r = app
-            .token(
-                &[("grant_type", "client_credentials")],
+            .client_credentials(&[],
                 Some(("a\0b", "tsc_x")),
             )
             .await;
