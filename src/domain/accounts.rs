@@ -5,7 +5,7 @@ use super::caller::{MAX_NAME_LEN, MAX_PASSWORD_LEN};
 use super::{AppState, Error};
 use crate::model::{AlbumId, Permissions};
 use crate::store::users::{self, User};
-use crate::store::{albums, refresh_tokens, Event, Write};
+use crate::store::{albums, refresh_tokens, Event, StoreError, Write};
 
 /// Validates a user name: 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
 pub fn parse_user_name(name: &str) -> Result<&str, Error> {
@@ -55,24 +55,15 @@ pub async fn add_user(
     let hash = state.passwords.admit()?.hash(password.to_string()).await?;
     let now = state.clock.now();
     let w = state.db.write().await?;
-    let user = users::create(&w, name, &hash, admin, now)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict => {
-                Error::Conflict(format!("user {name} already exists"))
-            }
-            other => other.into(),
-        })?;
-    w.audit(Event {
+    let made = users::create(&w, name, &hash, admin, now).await;
+    let event = Event {
         at: now,
         actor: "operator",
         action: "user.create",
         target: &format!("user:{name}"),
         detail: serde_json::json!({ "admin": admin }),
-    })
-    .await?;
-    w.commit().await?;
-    Ok(user)
+    };
+    created(w, made, || format!("user {name} already exists"), event).await
 }
 
 pub async fn add_album(
@@ -89,24 +80,32 @@ pub async fn add_album(
     }
     let now = state.clock.now();
     let w = state.db.write().await?;
-    let a = albums::create(&w, album.as_str(), name, now)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict => {
-                Error::Conflict(format!("album {id} already exists"))
-            }
-            other => other.into(),
-        })?;
-    w.audit(Event {
+    let made = albums::create(&w, album.as_str(), name, now).await;
+    let event = Event {
         at: now,
         actor: "operator",
         action: "album.create",
         target: &format!("album:{id}"),
         detail: serde_json::json!({ "name": name }),
-    })
-    .await?;
+    };
+    created(w, made, || format!("album {id} already exists"), event).await
+}
+
+/// Ends a creation: a unique-key refusal becomes a 409 with `conflict`'s message (and the
+/// transaction rolls back); otherwise the audit row is written and everything committed.
+async fn created<T>(
+    w: Write,
+    made: Result<T, StoreError>,
+    conflict: impl FnOnce() -> String,
+    event: Event<'_>,
+) -> Result<T, Error> {
+    let made = made.map_err(|e| match e {
+        StoreError::Conflict => Error::Conflict(conflict()),
+        other => other.into(),
+    })?;
+    w.audit(event).await?;
     w.commit().await?;
-    Ok(a)
+    Ok(made)
 }
 
 /// Sets a user's permissions on an album, replacing what they had (`none` removes them).
@@ -174,7 +173,7 @@ pub async fn set_disabled(
     users::set_disabled(&txn, user.id, at).await?;
     txn.audit(Event {
         at: now,
-        actor: actor,
+        actor,
         action: if disabled {
             "user.disable"
         } else {
@@ -205,7 +204,7 @@ pub async fn delete_user(state: &AppState, actor: &str, name: &str) -> Result<us
     users::mark_deleted(&txn, user.id, now).await?;
     txn.audit(Event {
         at: now,
-        actor: actor,
+        actor,
         action: "user.delete",
         target: &format!("user:{name}"),
         detail: serde_json::json!({ "revoked": revoked }),

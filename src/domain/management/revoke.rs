@@ -80,7 +80,7 @@ pub async fn revoke_all_of_user(state: &AppState, actor: &str, user: &str) -> Re
         refresh_tokens::revoke_families(&txn, refresh_tokens::Roots::User(u.id), now).await?;
     txn.audit(Event {
         at: now,
-        actor: actor,
+        actor,
         action: "token.revoke_all",
         target: &format!("user:{user}"),
         detail: serde_json::json!({ "revoked": revoked }),
