@@ -11,6 +11,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _log_writer = tessera::telemetry::init();
+    let serving = matches!(cli.command, tessera::cli::Command::Serve);
+    let _log_writer = tessera::telemetry::init(serving);
     tessera::cli::run(cli.command, settings)
 }

@@ -1,4 +1,8 @@
 //! Human durations in settings: `90s`, `15m`, `24h`, `60d` (a whole number and one unit).
+//!
+//! Our own parser rather than `humantime`: humantime also accepts combinations (`2h 37min`),
+//! other unit names (`15min`, `2days`, `1w`, `1M`, `1y`) and units below a second (`32ms`), all
+//! of which the documented syntax refuses, and it prints `1h 30m` where we print `90m`.
 
 use std::fmt;
 use std::str::FromStr;
