@@ -272,3 +272,54 @@ async fn cli_contract_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     on_fresh_database(Backend::Postgres, dir.path(), cli_contract).await;
 }
+
+/// Commands other than `serve` log only warnings unless a filter is set: a successful command
+/// prints its JSON and nothing on stderr (sea-orm-migration's INFO lines are not shown).
+#[test]
+fn commands_other_than_serve_print_no_info_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let run = |args: &[&str], stdin: &str, log: Option<&str>| {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args(args)
+            .envs(env_for(dir.path(), &db, free_port()))
+            .env_remove("RUST_LOG")
+            .env_remove("TESSERA_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(filter) = log {
+            cmd.env("TESSERA_LOG", filter);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    for (args, stdin) in [
+        (&["migrate"][..], ""),
+        (&["user", "add", "alice"][..], "alice-pw\n"),
+        (&["keys", "rotate"][..], ""),
+        (&["gc"][..], ""),
+    ] {
+        let stderr = run(args, stdin, None);
+        assert!(
+            !stderr.contains("INFO"),
+            "tessera {args:?} logged: {stderr:?}"
+        );
+    }
+    let e = run(&["user", "add", "bob"], "bob-pw\n", None);
+    assert_eq!(e, "", "a successful user add writes nothing on stderr");
+    let loud = run(&["migrate"], "", Some("info"));
+    assert!(
+        loud.contains("INFO"),
+        "TESSERA_LOG=info still shows INFO lines: {loud:?}"
+    );
+}
