@@ -8,7 +8,6 @@ use super::{AppState, Error};
 use crate::model::Scope;
 use crate::store::users::{self, User};
 use crate::store::{refresh_tokens, revoked_access_tokens};
-use crate::tokens::jwt::{verify_access_token, VerifyContext};
 
 /// How the caller proved who they are.
 #[derive(Clone, Debug)]
@@ -125,18 +124,7 @@ async fn check_password(
 /// and minted from a refresh token that is still unrevoked.
 pub async fn authenticate_bearer(state: &AppState, token: &str) -> Result<Caller, Error> {
     let now = state.clock.now();
-    let keys = state.keys();
-    let claims = verify_access_token(
-        token,
-        &VerifyContext {
-            keys: &keys,
-            issuer: &state.settings.issuer,
-            audience: &state.settings.audience,
-            now,
-            key_grace: state.key_grace(),
-        },
-    )
-    .map_err(|e| {
+    let claims = state.verify_access_token(token, now).map_err(|e| {
         tracing::debug!(reason = %e, "bearer token rejected");
         Error::Unauthenticated("invalid or expired access token".into())
     })?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{AppState, Error};
 use crate::model::{effective_scope, Holdings, Scope, ScopeItem, BUILTIN_PUBLIC_CLIENT};
 use crate::store::{albums, refresh_tokens, revoked_access_tokens};
-use crate::tokens::jwt::{self, verify_access_token, VerifyContext};
+use crate::tokens::jwt;
 use crate::tokens::secret::{Secret, SecretKind};
 
 /// An introspection answer (RFC 7662 §2.2). An inactive token is `{"active": false}` and
@@ -115,17 +115,7 @@ async fn access_token(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Introspection>, Error> {
-    let keys = state.keys();
-    let claims = match verify_access_token(
-        token,
-        &VerifyContext {
-            keys: &keys,
-            issuer: &state.settings.issuer,
-            audience: &state.settings.audience,
-            now,
-            key_grace: state.key_grace(),
-        },
-    ) {
+    let claims = match state.verify_access_token(token, now) {
         Ok(c) => c,
         Err(reason) => {
             tracing::debug!(%reason, "introspection: access token inactive");

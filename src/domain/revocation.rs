@@ -4,7 +4,6 @@
 use super::{AppState, Error};
 use crate::model::{Client, BUILTIN_PUBLIC_CLIENT};
 use crate::store::{refresh_tokens, revoked_access_tokens};
-use crate::tokens::jwt::{verify_access_token, VerifyContext};
 use crate::tokens::secret::{Secret, SecretKind};
 
 /// Revokes `token` if it is a live tessera token the requester may revoke. Unknown, expired,
@@ -65,17 +64,7 @@ async fn revoke_access(
     client: Option<&Client>,
 ) -> Result<(), Error> {
     let now = state.clock.now();
-    let keys = state.keys();
-    let Ok(claims) = verify_access_token(
-        token,
-        &VerifyContext {
-            keys: &keys,
-            issuer: &state.settings.issuer,
-            audience: &state.settings.audience,
-            now,
-            key_grace: state.key_grace(),
-        },
-    ) else {
+    let Ok(claims) = state.verify_access_token(token, now) else {
         return Ok(());
     };
     match client {

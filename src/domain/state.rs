@@ -10,6 +10,7 @@ use super::passwords::PasswordGate;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Db;
+use crate::tokens::jwt::{self, AccessClaims, JwtRejection, VerifyContext};
 use crate::tokens::keys::{KeyDir, KeyError, KeySet};
 
 #[derive(Clone)]
@@ -72,6 +73,26 @@ impl AppState {
             *guard = Arc::new(set);
         }
         Ok(())
+    }
+
+    /// Verifies one of our access tokens (signature with a current or recently retired key,
+    /// issuer, audience, times) as of `now`.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, JwtRejection> {
+        let keys = self.keys();
+        jwt::verify_access_token(
+            token,
+            &VerifyContext {
+                keys: &keys,
+                issuer: &self.settings.issuer,
+                audience: &self.settings.audience,
+                now,
+                key_grace: self.key_grace(),
+            },
+        )
     }
 
     /// How long a retired key keeps verifying: the longest an access token it signed can live,
